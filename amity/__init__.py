@@ -1,0 +1,3 @@
+"""Amity: the knowledge graph and SPARQL endpoint for city diplomacy."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,207 @@
+"""Build the default graph: loaders → store → derived triples → SHACL → publish.
+
+The new master is written into a directory no reader knows about and only
+becomes current once every graph validates, so a failed or interrupted build
+leaves the previous graph in service. Partner graphs and the provenance graph
+of the previous master are carried over: a rebuild refreshes reference data,
+it never loses what partners merged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyoxigraph import NamedNode, Quad, Store
+
+from amity import derive, graphmeta, iris
+from amity.graph_validation import Group, validate_groups
+from amity.problems import BuildFailed
+from amity.store import EmbeddedStore
+from amity.validate import Report
+from loaders import LOADERS
+from loaders.base import BuildContext, RowProblem, Triple, Unmatched, no_blank_nodes
+from loaders.places import PlaceIndex
+
+#: Graphs that belong to partners or record their merges: kept across rebuilds.
+PARTNER_PREFIX = iris.GRAPH + "partner/"
+PROVENANCE_GRAPH = iris.graph("provenance")
+
+Progress = Callable[[str, int | None], "ProgressBar"]
+
+
+class ProgressBar:
+    """What the build needs of a progress bar; the CLI passes tqdm, tests a silent one."""
+
+    def update(self, n: int) -> None: ...
+    def close(self) -> None: ...
+
+
+def silent_progress(description: str, total: int | None) -> ProgressBar:
+    return ProgressBar()
+
+
+@dataclass
+class GraphResult:
+    graph: str
+    triples: int
+    seconds: float
+
+
+@dataclass
+class BuildReport:
+    store: Path
+    version: int = 0
+    graphs: list[GraphResult] = field(default_factory=list)
+    derived: dict[str, int] = field(default_factory=dict)
+    carried_over: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    unmatched: list[Unmatched] = field(default_factory=list)
+    validation: dict[str, Report] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_triples(self) -> int:
+        return sum(g.triples for g in self.graphs) + sum(self.derived.values())
+
+    @property
+    def violations(self) -> int:
+        return sum(r.violations for r in self.validation.values())
+
+
+def validation_groups(graphs: list[str]) -> list[Group]:
+    """One group per source graph; the derived shortcuts with the twinning facts they come from."""
+    groups = [Group(iris.key_of(g), (g,)) for g in graphs if g != derive.DERIVED_GRAPH]
+    groups.append(Group("derived", (derive.DERIVED_GRAPH,),
+                        context_predicates=(iris.ONTOLOGY + "party", iris.ONTOLOGY + "status",
+                                            "http://www.w3.org/1999/02/22-rdf-syntax-ns#type")))
+    return groups
+
+
+def _quads(triples: Iterator[Triple], graph: NamedNode, counter: list[int], bar: ProgressBar
+           ) -> Iterator[Quad]:
+    n = 0
+    for triple in triples:
+        s, p, o = no_blank_nodes(triple)
+        yield Quad(s, p, o, graph)
+        n += 1
+        if n % 5000 == 0:
+            bar.update(5000)
+    bar.update(n % 5000)
+    counter[0] = n
+
+
+def build(store: EmbeddedStore, *, progress: Progress = silent_progress, workers: int = 2,
+          loaders: tuple[str, ...] = LOADERS, context: BuildContext | None = None) -> BuildReport:
+    """Build every bundled source into a new master of ``store`` and publish it.
+
+    :raises BuildFailed: if any graph violates the shapes; nothing is published then.
+    """
+    report = BuildReport(store.root)
+    ctx = context or BuildContext()
+    started = time.perf_counter()
+    with store.write_lock():
+        master_dir, version = store.next_master_dir()
+        master = Store(str(master_dir))
+        try:
+            t = time.perf_counter()
+            if ctx.places is None:
+                ctx.places = PlaceIndex.build(ctx)
+            report.timings["reconcile places"] = time.perf_counter() - t
+
+            meta: list[Triple] = []
+            for module_name in loaders:
+                module = importlib.import_module(module_name)
+                t = time.perf_counter()
+                bar = progress(iris.key_of(module.GRAPH), None)
+                counter = [0]
+                master.bulk_extend(_quads(module.triples(ctx), NamedNode(module.GRAPH), counter, bar))
+                bar.close()
+                report.graphs.append(GraphResult(module.GRAPH, counter[0], time.perf_counter() - t))
+                meta.extend(graphmeta.describe(module.GRAPH, module.SOURCE, counter[0], module_name))
+            master.bulk_extend(Quad(s, p, o, NamedNode(graphmeta.META_GRAPH)) for s, p, o in meta)
+            report.graphs.append(GraphResult(graphmeta.META_GRAPH, len(meta), 0.0))
+
+            t = time.perf_counter()
+            carried = _carry_over_partner_graphs(store, master)
+            report.carried_over = sum(carried.values())
+            report.timings["carry over partner graphs"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            report.derived = derive.materialise(master)
+            report.timings["derive"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            report.validation = _validate(master, master_dir, [g.graph for g in report.graphs] +
+                                          sorted(carried) + [derive.DERIVED_GRAPH], workers, progress)
+            report.timings["validate"] = time.perf_counter() - t
+            if report.violations:
+                raise BuildFailed(
+                    f"{report.violations} SHACL violation(s); nothing was published",
+                    extra={"reports": {name: r.as_json() for name, r in report.validation.items()
+                                       if not r.conforms}},
+                )
+            t = time.perf_counter()
+            state = store.publish_new_master(master, master_dir, version)
+            report.version = state.version
+            report.timings["publish"] = time.perf_counter() - t
+        except BaseException:
+            del master
+            shutil.rmtree(master_dir, ignore_errors=True)
+            raise
+        del master
+    report.problems = ctx.problems
+    report.unmatched = ctx.unmatched
+    write_reports(store.root / "reports", report)
+    report.timings["total"] = time.perf_counter() - started
+    return report
+
+
+def write_reports(directory: Path, report: BuildReport) -> None:
+    """Keep the unmatched entities and unused rows next to the store, for curators to work through."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "unmatched.tsv", "w") as out:
+        out.write("source\tkey\tlabel\treason\n")
+        for u in report.unmatched:
+            out.write(f"{u.source}\t{u.key}\t{u.label}\t{u.reason}\n")
+    with open(directory / "problems.txt", "w") as out:
+        out.writelines(f"{problem}\n" for problem in report.problems)
+
+
+def _carry_over_partner_graphs(store: EmbeddedStore, master: Store) -> dict[str, int]:
+    """Copy partner graphs and the merge provenance from the current master, if there is one."""
+    if not store.exists():
+        return {}
+    previous = Store.read_only(str(store.root / store.state().snapshot))
+    kept = [g for g in previous.named_graphs()
+            if g.value.startswith(PARTNER_PREFIX) or g.value == PROVENANCE_GRAPH]
+    counts: dict[str, int] = {}
+    for graph in kept:
+        quads = list(previous.quads_for_pattern(None, None, None, graph))
+        master.bulk_extend(quads)
+        counts[graph.value] = len(quads)
+    return counts
+
+
+def _validate(master: Store, master_dir: Path, graphs: list[str], workers: int,
+              progress: Progress) -> dict[str, Report]:
+    """Validate a frozen copy of the new master, so worker processes can open it read-only."""
+    candidate = master_dir.with_name(master_dir.name + "-candidate")
+    shutil.rmtree(candidate, ignore_errors=True)
+    master.flush()
+    master.backup(str(candidate))
+    try:
+        groups = validation_groups(graphs)
+        bar = progress("validate", len(groups))
+        reports: dict[str, Report] = {}
+        for name, result, _size in validate_groups(candidate, groups, workers=workers):
+            reports[name] = result
+            bar.update(1)
+        bar.close()
+        return reports
+    finally:
+        shutil.rmtree(candidate, ignore_errors=True)

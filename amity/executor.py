@@ -1,0 +1,197 @@
+"""Query worker processes with a deadline that really stops the work.
+
+pyoxigraph has no timeout or cancel in Python, and a thread running a query
+cannot be stopped (``shared/design/tech.md`` §1.8). So queries run in a small
+pool of worker processes, each with a read-only handle on the current
+snapshot. The web thread waits for the first bytes with a deadline; past it,
+the worker is killed (SIGKILL frees its CPU at once), replaced in the
+background, and the client gets a 503 while other workers go on answering.
+
+Bytes flow back over a pipe as the worker's serializer produces them, so a
+large result streams instead of being built in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from typing import Any
+
+from amity.problems import AmityError, QueryTimeout, ServiceUnavailable
+from amity.sparql import Prepared
+
+log = logging.getLogger(__name__)
+CHUNK = 64 * 1024
+
+
+class _PipeWriter:
+    """A binary writer for pyoxigraph's serializer that sends 64 KiB chunks down a pipe."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.buffer = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        if len(self.buffer) >= CHUNK:
+            self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.conn.send(("data", bytes(self.buffer)))
+            self.buffer.clear()
+
+
+def _worker_main(conn: Connection, store_root: str) -> None:
+    """The loop of one worker process: receive a prepared query, send back chunks."""
+    from amity.sparql import evaluate, serialize
+    from amity.store import EmbeddedStore
+
+    store = EmbeddedStore(store_root)
+    while True:
+        try:
+            prepared: Prepared = conn.recv()
+        except EOFError:
+            return
+        try:
+            result = evaluate(store.reader(), prepared)
+            writer = _PipeWriter(conn)
+            serialize(result, prepared.format, writer)
+            writer.flush()
+            conn.send(("end", None))
+        except AmityError as error:
+            conn.send(("error", error))
+        except Exception as error:  # reported to the parent, which answers 500 and logs it
+            conn.send(("error", RuntimeError(f"{type(error).__name__}: {error}")))
+
+
+class _Worker:
+    def __init__(self, context: Any, store_root: str) -> None:
+        parent, child = context.Pipe()
+        self.conn = parent
+        self.process = context.Process(target=_worker_main, args=(child, store_root), daemon=True)
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        try:
+            self.process.kill()
+            self.process.join(timeout=5)
+        finally:
+            self.conn.close()
+
+
+class QueryPool:
+    """A fixed number of query worker processes shared by the threads of one web process."""
+
+    def __init__(self, store_root: str | os.PathLike[str], *, size: int = 2, timeout: float = 30.0) -> None:
+        self.store_root = str(store_root)
+        self.size = size
+        self.timeout = timeout
+        self._context = get_context("spawn")
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._started = False
+        self._start_lock = threading.Lock()
+        self.killed = 0
+
+    def _ensure_started(self) -> None:
+        with self._start_lock:
+            if not self._started:
+                for _ in range(self.size):
+                    self._idle.put(_Worker(self._context, self.store_root))
+                self._started = True
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.kill()
+        self.killed += 1
+        threading.Thread(target=lambda: self._idle.put(_Worker(self._context, self.store_root)),
+                         daemon=True).start()
+
+    def run(self, prepared: Prepared, *, timeout: float | None = None) -> Iterator[bytes]:
+        """Run a query in a worker; the iterator's first item is ready when this returns.
+
+        :raises QueryTimeout: if no answer started within the time limit.
+        :raises AmityError: what the worker raised (syntax errors, …).
+        """
+        self._ensure_started()
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        try:
+            worker = self._idle.get(timeout=limit)
+        except queue.Empty:
+            raise ServiceUnavailable("all query workers are busy; try again shortly",
+                                     headers={"Retry-After": "5"}) from None
+        try:
+            worker.conn.send(prepared)
+            first = self._receive(worker, deadline, limit)
+        except BaseException:
+            self._replace(worker)
+            raise
+        if first[0] == "error":
+            self._idle.put(worker)
+            raise first[1]
+        return self._stream(worker, first, deadline)
+
+    def _receive(self, worker: _Worker, deadline: float, limit: float) -> tuple[str, Any]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not worker.conn.poll(remaining):
+            raise QueryTimeout(f"the query ran longer than the {limit:g} s limit and was stopped",
+                               extra={"timeout_seconds": limit})
+        try:
+            return worker.conn.recv()
+        except (EOFError, OSError):
+            raise ServiceUnavailable("the query worker stopped unexpectedly; try again") from None
+
+    def _stream(self, worker: _Worker, first: tuple[str, Any], deadline: float) -> Iterator[bytes]:
+        message = first
+        try:
+            while message[0] == "data":
+                yield message[1]
+                message = self._receive(worker, deadline, self.timeout)
+        except QueryTimeout:
+            log.warning("query stopped at its time limit after output had started; response truncated")
+            self._replace(worker)
+            return
+        except GeneratorExit:  # the client went away: the worker may still be writing
+            self._replace(worker)
+            raise
+        except BaseException:
+            self._replace(worker)
+            raise
+        if message[0] == "error":
+            log.error("query failed after output had started: %s", message[1])
+        self._idle.put(worker)
+
+    def close(self) -> None:
+        while True:
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            worker.kill()
+
+
+class InProcess:
+    """The same interface without processes: for the command line and in-process tests."""
+
+    def __init__(self, store_root: str | os.PathLike[str]) -> None:
+        from amity.store import EmbeddedStore
+
+        self.store = EmbeddedStore(store_root)
+        self.killed = 0
+
+    def run(self, prepared: Prepared, *, timeout: float | None = None) -> Iterator[bytes]:
+        from amity.sparql import run
+
+        chunks = list(run(self.store.reader(), prepared))
+        return iter(chunks)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,132 @@
+"""Queries as the endpoint runs them: checked, capped, given a dataset and a format, then run.
+
+:func:`prepare` does everything that must happen before any work starts
+(refuse updates and SERVICE calls to hosts not on the allowlist, lower the
+LIMIT to the row cap, pick the format); :func:`run` evaluates in this process
+and is what the query worker processes call too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyoxigraph import NamedNode, QueryBoolean, QuerySolutions, Store
+
+from amity import formats
+from amity.ns import PREFIXES
+from amity.problems import BadRequest, Forbidden, NotAcceptable, QuerySyntaxError
+from amity.sparql_text import scan, with_row_cap
+
+_POSITION = re.compile(r"error at (\d+):(\d+)")
+DEFAULT_ROW_CAP = 100_000
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A query ready to run: everything is decided, nothing has been evaluated yet."""
+
+    text: str
+    form: str
+    format: formats.Format
+    capped: bool = False
+    row_cap: int = DEFAULT_ROW_CAP
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+    substitutions: dict[str, Any] = field(default_factory=dict)
+    original: str = ""  # the text as the client sent it, for error messages
+
+    def query_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``Store.query``: the dataset the protocol asked for, else the union."""
+        options: dict[str, Any] = {"prefixes": PREFIXES}
+        if self.default_graphs or self.named_graphs:
+            options["default_graph"] = [NamedNode(g) for g in self.default_graphs]
+            options["named_graphs"] = [NamedNode(g) for g in self.named_graphs]
+        elif not scan(self.text).has_from:
+            options["use_default_graph_as_union"] = True
+        return options
+
+
+def prepare(text: str, *, accept: str | None = None, format_name: str | None = None,
+            default_graphs: Sequence[str] = (), named_graphs: Sequence[str] = (),
+            service_allowlist: Sequence[str] = (), row_cap: int = DEFAULT_ROW_CAP) -> Prepared:
+    """Check a query and decide how to run and answer it.
+
+    :raises BadRequest: for an empty request or an update sent as a query.
+    :raises Forbidden: for a SERVICE call to an endpoint not on the allowlist.
+    :raises NotAcceptable: when no format the query can produce fits ``accept``.
+    """
+    if not text or not text.strip():
+        raise BadRequest("the query is empty")
+    scanned = scan(text)
+    if scanned.form == "UPDATE" or scanned.form is None and scanned.update_operations:
+        raise BadRequest("this endpoint answers queries; SPARQL Update is not accepted here")
+    for endpoint in scanned.services:
+        if endpoint not in service_allowlist:
+            raise Forbidden(
+                f"federated SERVICE to {endpoint} is not allowed: this endpoint does not call other hosts"
+                + (" (allowed: " + ", ".join(service_allowlist) + ")" if service_allowlist else ""),
+            )
+    form = scanned.form or "SELECT"
+    offered = formats.RESULTS if form in ("SELECT", "ASK") else formats.GRAPHS
+    fmt = formats.by_name(format_name, offered) if format_name else formats.negotiate(accept, offered)
+    capped = with_row_cap(text, row_cap)
+    return Prepared(capped.text, form, fmt, capped.cap_applied, row_cap, tuple(default_graphs),
+                    tuple(named_graphs), original=text)
+
+
+def syntax_error(error: SyntaxError, text: str) -> QuerySyntaxError:
+    """pyoxigraph's message with the line and column it names, for a 400 the client can act on."""
+    message = str(error)
+    extra: dict[str, Any] = {}
+    match = _POSITION.search(message)
+    if match:
+        line, column = int(match.group(1)), int(match.group(2))
+        extra = {"line": line, "column": column}
+        lines = text.splitlines()
+        if 1 <= line <= len(lines):
+            extra["context"] = lines[line - 1]
+    return QuerySyntaxError(message, extra=extra)
+
+
+def evaluate(store: Store, prepared: Prepared):
+    """Start evaluation (lazy for SELECT); syntax errors become :class:`QuerySyntaxError`."""
+    try:
+        return store.query(prepared.text, **prepared.query_options(),
+                           **({"substitutions": prepared.substitutions} if prepared.substitutions else {}))
+    except SyntaxError as error:
+        raise syntax_error(error, prepared.original or prepared.text) from None
+
+
+def serialize(result, fmt: formats.Format, output) -> None:
+    """Write a result in ``fmt`` to a binary writer, as pyoxigraph streams it."""
+    if isinstance(result, QuerySolutions | QueryBoolean):
+        if fmt.results is None:
+            raise NotAcceptable(f"{fmt.media_type} cannot carry SELECT or ASK results")
+        result.serialize(output, fmt.results)
+    else:
+        if fmt.rdf is None:
+            raise NotAcceptable(f"{fmt.media_type} cannot carry CONSTRUCT or DESCRIBE results")
+        result.serialize(output, fmt.rdf)
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def run(store: Store, prepared: Prepared) -> Iterator[bytes]:
+    """Evaluate in this process (the command line, the query workers, tests)."""
+    result = evaluate(store, prepared)
+    sink = _Collect()
+    serialize(result, prepared.format, sink)
+    yield from sink.chunks

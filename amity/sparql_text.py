@@ -1,0 +1,155 @@
+"""A lexical look at SPARQL text: its form, its SERVICE calls and its top-level LIMIT.
+
+pyoxigraph parses and runs queries but exposes no parsed query object, and
+rdflib's full parser costs 1.4–19 ms a query (``shared/design/tech.md``), more
+than the whole budget of a small query. What the endpoint must know before it
+runs a query only needs tokens: which keywords stand outside strings, IRIs and
+comments, and at which brace depth. pyoxigraph still does the real parsing and
+reports syntax errors with their position.
+
+>>> scan("SELECT * { ?s ?p 'SERVICE' }").form
+'SELECT'
+>>> scan("SELECT * { SERVICE <http://x/sparql> { ?s ?p ?o } }").services
+['http://x/sparql']
+>>> with_row_cap("SELECT * { ?s ?p ?o }", 100).text
+'SELECT * { ?s ?p ?o } LIMIT 100'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>\#[^\n]*)
+  | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
+  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+  | (?P<var>[?$][A-Za-z0-9_\u00B7-\uFFFF]+)
+  | (?P<pname>[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*:[\w.\-:%\\\u00B7-\uFFFF]*|:[\w.\-:%\\\u00B7-\uFFFF]*)
+  | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<number>\d+)
+  | (?P<open>\{)
+  | (?P<close>\})
+  | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
+UPDATE_KEYWORDS = frozenset(
+    {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"}
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    start: int
+    end: int
+    depth: int
+
+
+@dataclass
+class Scan:
+    """What the endpoint needs to know about a request before running it."""
+
+    text: str
+    tokens: list[Token]
+    form: str | None = None  # SELECT, CONSTRUCT, DESCRIBE, ASK, or UPDATE
+    services: list[str] = field(default_factory=list)  # endpoint IRIs; "?var" for a variable endpoint
+    update_operations: list[str] = field(default_factory=list)
+    has_from: bool = False
+
+
+def tokens(text: str) -> list[Token]:
+    """Tokens with their brace depth; whitespace and comments dropped."""
+    out: list[Token] = []
+    depth = 0
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup or "other"
+        if kind in ("ws", "comment"):
+            continue
+        if kind == "close":
+            depth = max(depth - 1, 0)
+        out.append(Token(kind, match.group(), match.start(), match.end(), depth))
+        if kind == "open":
+            depth += 1
+    return out
+
+
+def scan(text: str) -> Scan:
+    """Classify a query or update and list the SERVICE endpoints it would call."""
+    toks = tokens(text)
+    result = Scan(text, toks)
+    for i, tok in enumerate(toks):
+        if tok.kind != "word":
+            continue
+        word = tok.text.upper()
+        if result.form is None and word in QUERY_FORMS:
+            result.form = word
+        elif result.form is None and word in UPDATE_KEYWORDS:
+            result.form = "UPDATE"
+        if word in UPDATE_KEYWORDS and tok.depth == 0:
+            result.update_operations.append(word)
+        if word == "FROM" and tok.depth == 0:
+            result.has_from = True
+        if word == "SERVICE":
+            j = i + 1
+            if j < len(toks) and toks[j].text.upper() == "SILENT":
+                j += 1
+            if j < len(toks):
+                target = toks[j]
+                if target.kind == "iri":
+                    result.services.append(target.text[1:-1])
+                elif target.kind == "var":
+                    result.services.append(target.text)
+                else:  # a prefixed name: resolved by the parser, so treat it as unknown
+                    result.services.append(target.text)
+    return result
+
+
+@dataclass(frozen=True)
+class Capped:
+    text: str
+    cap_applied: bool  # True when the cap may cut the results
+
+
+def with_row_cap(text: str, cap: int) -> Capped:
+    """Make the query's top-level LIMIT at most ``cap``.
+
+    A top-level LIMIT is one at brace depth 0 (a subquery's sits deeper). It is
+    lowered when larger than ``cap`` and added when absent, before a trailing
+    ``VALUES`` block if there is one. ASK queries are left alone.
+
+    >>> with_row_cap("SELECT * { ?s ?p ?o } LIMIT 5", 100).text
+    'SELECT * { ?s ?p ?o } LIMIT 5'
+    >>> with_row_cap("SELECT * { ?s ?p ?o } LIMIT 500", 100).text
+    'SELECT * { ?s ?p ?o } LIMIT 100'
+    >>> with_row_cap("SELECT * { ?s ?p ?o } VALUES ?s { <a:b> }", 10).text
+    'SELECT * { ?s ?p ?o } LIMIT 10 VALUES ?s { <a:b> }'
+    """
+    toks = tokens(text)
+    forms = [t.text.upper() for t in toks if t.kind == "word" and t.text.upper() in QUERY_FORMS]
+    if not forms or forms[0] == "ASK":
+        return Capped(text, False)
+    top_level = [t for t in toks if t.depth == 0]
+    for i, tok in enumerate(top_level):
+        if tok.kind == "word" and tok.text.upper() == "LIMIT" and i + 1 < len(top_level):
+            number = top_level[i + 1]
+            if number.kind == "number":
+                if int(number.text) <= cap:
+                    return Capped(text, False)
+                return Capped(text[: number.start] + str(cap) + text[number.end:], True)
+    insert_at = len(text.rstrip())
+    # A trailing VALUES block: the last depth-0 VALUES keyword after the last depth-0 '}' of the query body.
+    values = [t for t in top_level if t.kind == "word" and t.text.upper() == "VALUES"]
+    if values:
+        last_values = values[-1]
+        body_closes = [t for t in top_level if t.kind == "close" and t.start < last_values.start]
+        if body_closes:
+            insert_at = last_values.start
+            return Capped(text[:insert_at].rstrip() + f" LIMIT {cap} " + text[insert_at:], True)
+    return Capped(text[:insert_at] + f" LIMIT {cap}" + text[insert_at:], True)

@@ -1,0 +1,193 @@
+"""The embedded on-disk store: one writer at a time, readers on immutable snapshots.
+
+pyoxigraph allows one read-write handle per RocksDB directory, and a read-only
+handle opened while another process writes is undefined behaviour. So the
+store root holds:
+
+* ``db-NNNNNN/`` — the master store, opened read-write only inside
+  :meth:`EmbeddedStore.writing`, under an exclusive file lock;
+* ``snap-NNNNNN/`` — a ``backup()`` of the master taken after every accepted
+  write (hard links: milliseconds), never written again;
+* ``CURRENT`` — a small JSON file naming the master and the newest snapshot,
+  replaced atomically (write, fsync, rename).
+
+Readers (web workers, query processes) open the snapshot that ``CURRENT``
+names and switch when it changes. A crash at any point leaves ``CURRENT``
+pointing at a complete old or complete new state, which is what the crash
+tests check.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyoxigraph import Store
+
+from amity.problems import ServiceUnavailable
+
+#: Snapshots kept besides the current one, so readers that are still finishing
+#: a request on an older snapshot keep their files.
+KEEP_SNAPSHOTS = 4
+
+
+@dataclass(frozen=True)
+class State:
+    """What ``CURRENT`` says: the master directory and the readable snapshot."""
+
+    db: str
+    snapshot: str
+    version: int
+
+    def to_json(self) -> str:
+        return json.dumps({"db": self.db, "snapshot": self.snapshot, "version": self.version})
+
+
+def default_root() -> Path:
+    """``$AMITY_STORE``, else ``var/store`` in the working directory."""
+    return Path(os.environ.get("AMITY_STORE", "var/store"))
+
+
+class EmbeddedStore:
+    """A store root on local disk. Cheap to create; handles open lazily."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self._reader: Store | None = None
+        self._reader_state: State | None = None
+        self._reader_stamp: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    # -- state ---------------------------------------------------------------------------------------
+
+    @property
+    def current_file(self) -> Path:
+        return self.root / "CURRENT"
+
+    def exists(self) -> bool:
+        """True once a build has published a state here."""
+        return self.current_file.is_file()
+
+    def state(self) -> State:
+        try:
+            data = json.loads(self.current_file.read_text())
+        except FileNotFoundError:
+            raise ServiceUnavailable(f"no graph has been built in {self.root} yet: run `amity build`") from None
+        return State(data["db"], data["snapshot"], int(data["version"]))
+
+    def _write_state(self, state: State) -> None:
+        tmp = self.root / "CURRENT.tmp"
+        with open(tmp, "w") as out:
+            out.write(state.to_json())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.current_file)
+        directory = os.open(self.root, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def reader(self) -> Store:
+        """A read-only handle on the newest snapshot, reopened when a write published a new one.
+
+        Checking costs one ``stat`` per call, so it is done on every request.
+        """
+        try:
+            stat = self.current_file.stat()
+        except FileNotFoundError:
+            raise ServiceUnavailable(f"no graph has been built in {self.root} yet: run `amity build`") from None
+        stamp = (stat.st_mtime_ns, stat.st_ino)
+        with self._lock:
+            if self._reader is None or stamp != self._reader_stamp:
+                state = self.state()
+                if self._reader is None or state != self._reader_state:
+                    self._reader = Store.read_only(str(self.root / state.snapshot))
+                    self._reader_state = state
+                self._reader_stamp = stamp
+            return self._reader
+
+    def version(self) -> int:
+        return self.state().version
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Exclusive across processes: two writers queue, one after the other."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "write.lock", "a+") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    @contextmanager
+    def writing(self) -> Iterator[Store]:
+        """Open the master read-write; on a clean exit publish a new snapshot.
+
+        Each pyoxigraph call (``update``, ``bulk_load``, ``extend``) is its own
+        atomic transaction; callers that need several steps to land together
+        stage them and finish with one call. If the block raises, nothing is
+        published and readers keep seeing the previous snapshot.
+        """
+        with self.write_lock():
+            state = self.state()
+            master = Store(str(self.root / state.db))
+            try:
+                yield master
+                master.flush()
+                self._publish(master, state.db, state.version + 1)
+            finally:
+                del master
+
+    def next_master_dir(self) -> tuple[Path, int]:
+        """Where a build writes its new master: a directory no reader knows yet.
+
+        A leftover from a build that crashed is removed first.
+        """
+        version = (self.state().version + 1) if self.exists() else 1
+        target = self.root / f"db-{version:06d}"
+        if target.exists():
+            shutil.rmtree(target)
+        self.root.mkdir(parents=True, exist_ok=True)
+        return target, version
+
+    def publish_new_master(self, store: Store, master_dir: Path, version: int) -> State:
+        """Make a freshly built master current (called by the build, under the write lock)."""
+        previous = self.state() if self.exists() else None
+        store.flush()
+        state = self._publish(store, master_dir.name, version)
+        if previous and previous.db != master_dir.name:
+            shutil.rmtree(self.root / previous.db, ignore_errors=True)
+        return state
+
+    def _publish(self, store: Store, db_name: str, version: int) -> State:
+        snapshot = f"snap-{version:06d}"
+        snapshot_dir = self.root / snapshot
+        if snapshot_dir.exists():
+            shutil.rmtree(snapshot_dir)
+        store.backup(str(snapshot_dir))
+        state = State(db_name, snapshot, version)
+        self._write_state(state)
+        self._collect_old_snapshots(version)
+        return state
+
+    def _collect_old_snapshots(self, version: int) -> None:
+        for path in self.root.glob("snap-*"):
+            try:
+                number = int(path.name.removeprefix("snap-"))
+            except ValueError:
+                continue
+            if number < version - KEEP_SNAPSHOTS:
+                shutil.rmtree(path, ignore_errors=True)
