@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loaders.places import PlaceIndex
 from pyoxigraph import NamedNode, Quad, Store
 
 from amity import derive, graphmeta, iris
@@ -25,7 +26,6 @@ from amity.store import EmbeddedStore
 from amity.validate import Report
 from loaders import LOADERS
 from loaders.base import BuildContext, RowProblem, Triple, Unmatched, no_blank_nodes
-from loaders.places import PlaceIndex
 
 #: Graphs that belong to partners or record their merges: kept across rebuilds.
 PARTNER_PREFIX = iris.GRAPH + "partner/"

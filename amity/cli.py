@@ -72,3 +72,30 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@cli.command()
+@store_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", default=2, show_default=True, type=int, help="Web worker processes.")
+@click.option("--threads", default=4, show_default=True, type=int, help="Threads per web worker.")
+@click.option("--query-workers", default=None, type=int,
+              help="Query processes per web worker (default: one per thread).")
+@click.option("--timeout", "query_timeout", default=None, type=float,
+              help="Per-query time limit in seconds (default: $AMITY_QUERY_TIMEOUT or 30).")
+def serve(store_path: Path | None, host: str, port: int, workers: int, threads: int,
+          query_workers: int | None, query_timeout: float | None) -> None:
+    """Serve the graph over HTTP with gunicorn, building the default graph first if there is none."""
+    from amity.serving import run_gunicorn
+
+    store = open_store(store_path)
+    if not store.exists():
+        click.echo(f"No graph in {store.root.resolve()} yet: building the default graph first.")
+        from amity.build import build as run_build
+        from amity.report import print_build_report
+
+        print_build_report(run_build(store, progress=tqdm_progress))
+    run_gunicorn(store.root, host=host, port=port, workers=workers, threads=threads,
+                 query_workers=query_workers if query_workers is not None else threads,
+                 query_timeout=query_timeout)

@@ -1,0 +1,70 @@
+"""What one running Amity holds: the store, the query executor and the limits.
+
+The web layer reaches it through ``current_app.extensions["amity"]`` and the
+command line builds one directly, so neither imports the other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from amity.executor import InProcess, QueryPool
+from amity.sparql import DEFAULT_ROW_CAP, Prepared, prepare
+from amity.store import EmbeddedStore
+
+
+@dataclass
+class Settings:
+    """Limits and switches of one service; :meth:`from_env` reads ``AMITY_*`` variables."""
+
+    store_path: Path = Path("var/store")
+    query_timeout: float = 30.0
+    row_cap: int = DEFAULT_ROW_CAP
+    query_workers: int = 2
+    max_request_bytes: int = 10 * 1024 * 1024
+    max_upload_bytes: int = 200 * 1024 * 1024
+    service_allowlist: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        values: dict[str, object] = {
+            "store_path": Path(env.get("AMITY_STORE", "var/store")),
+            "query_timeout": float(env.get("AMITY_QUERY_TIMEOUT", "30")),
+            "row_cap": int(env.get("AMITY_ROW_CAP", str(DEFAULT_ROW_CAP))),
+            "query_workers": int(env.get("AMITY_QUERY_WORKERS", "2")),
+            "max_request_bytes": int(env.get("AMITY_MAX_REQUEST_BYTES", str(10 * 1024 * 1024))),
+            "max_upload_bytes": int(env.get("AMITY_MAX_UPLOAD_BYTES", str(200 * 1024 * 1024))),
+            "service_allowlist": tuple(env.get("AMITY_SERVICE_ALLOWLIST", "").split()),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+class Amity:
+    """The store plus the executor that runs queries against it."""
+
+    def __init__(self, settings: Settings, *, store: EmbeddedStore | None = None) -> None:
+        self.settings = settings
+        self.store = store or EmbeddedStore(settings.store_path)
+        if settings.query_workers > 0:
+            self.executor: QueryPool | InProcess = QueryPool(
+                self.store.root, size=settings.query_workers, timeout=settings.query_timeout
+            )
+        else:
+            self.executor = InProcess(self.store.root)
+
+    def prepare(self, text: str, *, accept: str | None = None, format_name: str | None = None,
+                default_graphs: Sequence[str] = (), named_graphs: Sequence[str] = ()) -> Prepared:
+        return prepare(text, accept=accept, format_name=format_name, default_graphs=default_graphs,
+                       named_graphs=named_graphs, service_allowlist=self.settings.service_allowlist,
+                       row_cap=self.settings.row_cap)
+
+    def run(self, prepared: Prepared) -> Iterator[bytes]:
+        return self.executor.run(prepared)
+
+    def close(self) -> None:
+        self.executor.close()

@@ -1,0 +1,63 @@
+"""Run the Flask app under gunicorn (gthread workers) with Amity's settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from gunicorn.app.base import BaseApplication
+
+from amity.store import EmbeddedStore
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, options: dict[str, object]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from server import create_app
+
+        return create_app()
+
+
+def run_gunicorn(store_root: Path, *, host: str, port: int, workers: int, threads: int, query_workers: int,
+                 query_timeout: float | None) -> None:
+    """Start gunicorn; each web worker gets its own pool of query processes.
+
+    gthread workers keep idle keep-alive connections off the worker threads, and
+    the query processes, not the web threads, carry the time limit, so the
+    gunicorn worker timeout only guards against a wedged worker.
+    """
+    os.environ["AMITY_STORE"] = str(store_root.resolve())
+    os.environ["AMITY_QUERY_WORKERS"] = str(query_workers)
+    if query_timeout is not None:
+        os.environ["AMITY_QUERY_TIMEOUT"] = str(query_timeout)
+    limit = float(os.environ.get("AMITY_QUERY_TIMEOUT", "30"))
+    store = EmbeddedStore(store_root)
+    state = store.state()
+    url = f"http://{host}:{port}/"
+    click.echo(
+        f"Amity serving {store.root.resolve()} (version {state.version}) at {url}\n"
+        f"  SPARQL endpoint {url}sparql · query page {url} · VoID {url}.well-known/void\n"
+        f"  {workers} web workers × {threads} threads, {query_workers} query processes each, "
+        f"{limit:g} s query time limit"
+    )
+    _Gunicorn({
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": int(limit) + 60,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "limit_request_line": 16384,
+        "accesslog": "-",
+        "errorlog": "-",
+        "loglevel": "warning",
+    }).run()
