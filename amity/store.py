@@ -50,6 +50,29 @@ class State:
         return json.dumps({"db": self.db, "snapshot": self.snapshot, "version": self.version})
 
 
+class _WriteHandle:
+    """Forwards to the master store until released, then lets go of it.
+
+    RocksDB allows one read-write handle per directory even within a process,
+    and a caller's ``as master`` variable outlives the ``with`` block, so the
+    handle given out must not keep the store open after the write.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store: Store | None = store
+
+    def __getattr__(self, name: str):
+        if self.store is None:
+            raise RuntimeError("this write handle was released when its `with` block ended")
+        return getattr(self.store, name)
+
+    def __len__(self) -> int:
+        return len(self.store)  # type: ignore[arg-type]
+
+    def release(self) -> None:
+        self.store = None
+
+
 def default_root() -> Path:
     """``$AMITY_STORE``, else ``var/store`` in the working directory."""
     return Path(os.environ.get("AMITY_STORE", "var/store"))
@@ -143,13 +166,13 @@ class EmbeddedStore:
         """
         with self.write_lock():
             state = self.state()
-            master = Store(str(self.root / state.db))
+            handle = _WriteHandle(Store(str(self.root / state.db)))
             try:
-                yield master
-                master.flush()
-                self._publish(master, state.db, state.version + 1)
+                yield handle  # type: ignore[misc]
+                handle.flush()
+                self._publish(handle.store, state.db, state.version + 1)
             finally:
-                del master
+                handle.release()
 
     def next_master_dir(self) -> tuple[Path, int]:
         """Where a build writes its new master: a directory no reader knows yet.
@@ -191,3 +214,20 @@ class EmbeddedStore:
                 continue
             if number < version - KEEP_SNAPSHOTS:
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def clone(source: EmbeddedStore, target_root: str | os.PathLike[str]) -> EmbeddedStore:
+    """A new store root holding the current state of ``source`` (hard-linked where possible).
+
+    For tests and benchmarks that write: they get their own copy and leave the
+    source untouched.
+    """
+    target = EmbeddedStore(target_root)
+    target.root.mkdir(parents=True, exist_ok=True)
+    state = source.state()
+    snapshot = Store.read_only(str(source.root / state.snapshot))
+    snapshot.backup(str(target.root / "db-000001"))
+    snapshot.backup(str(target.root / "snap-000001"))
+    del snapshot
+    target._write_state(State("db-000001", "snap-000001", 1))
+    return target

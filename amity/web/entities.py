@@ -89,5 +89,17 @@ def graph(path: str) -> Response:
 
 @bp.route("/ontology")
 def ontology() -> Response:
-    """The ontology document; terms (``ontology#Term``) are described on the same page."""
-    return _answer(iris.BASE + "ontology")
+    """The ontology document: every ``ontology#Term`` is documented here, under its own anchor."""
+    from amity.ontology_doc import ontology_terms, ontology_triples
+
+    store = amity().store.reader()
+    format_name = request.args.get("format")
+    chosen = formats.by_name(format_name, PAGE_FORMATS) if format_name \
+        else formats.negotiate(request.headers.get("Accept"), PAGE_FORMATS)
+    if chosen is formats.HTML:
+        response = Response(render_template("ontology.html", terms=ontology_terms(store), local=local_path,
+                                             compact=compact), content_type=formats.HTML.content_type)
+    else:
+        response = rdf_response(ontology_triples(store), fmt=chosen)
+    response.headers["Vary"] = "Accept"
+    return response
