@@ -16,7 +16,7 @@ from amity.store import EmbeddedStore
 
 def create_app(config: dict[str, Any] | None = None, *, store: EmbeddedStore | None = None) -> Flask:
     """Build the app; ``config`` keys override the ``AMITY_*`` environment (e.g. ``STORE_PATH``)."""
-    from amity.web import cors, entities, errors, meta, queries, sparql
+    from amity.web import cors, entities, errors, graphs, meta, queries, sparql
 
     config = config or {}
     app = Flask(__name__, template_folder="amity/web/templates", static_folder="amity/web/static")
@@ -33,7 +33,7 @@ def create_app(config: dict[str, Any] | None = None, *, store: EmbeddedStore | N
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_request_bytes, settings.max_upload_bytes)
     app.extensions["amity"] = Amity(settings, store=store)
 
-    for blueprint in (meta.bp, sparql.bp, entities.bp, queries.bp):
+    for blueprint in (meta.bp, sparql.bp, entities.bp, queries.bp, graphs.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     cors.init_app(app)

@@ -73,12 +73,29 @@ class BuildReport:
         return sum(r.violations for r in self.validation.values())
 
 
-def validation_groups(graphs: list[str]) -> list[Group]:
-    """One group per source graph; the derived shortcuts with the twinning facts they come from."""
-    groups = [Group(iris.key_of(g), (g,)) for g in graphs if g != derive.DERIVED_GRAPH]
-    groups.append(Group("derived", (derive.DERIVED_GRAPH,),
-                        context_predicates=(iris.ONTOLOGY + "party", iris.ONTOLOGY + "status",
-                                            "http://www.w3.org/1999/02/22-rdf-syntax-ns#type")))
+#: Graphs larger than this are validated in shards, one resource (with its ``#`` parts) never split.
+SHARD_TRIPLES = 100_000
+
+
+def validation_groups(graphs: list[str], sizes: dict[str, int] | None = None) -> list[Group]:
+    """One group per source graph (large ones sharded); the derived shortcuts with the twinnings behind them.
+
+    Largest first, so two worker processes finish close together.
+    """
+    sizes = sizes or {}
+    groups: list[Group] = []
+    for graph in graphs:
+        if graph == derive.DERIVED_GRAPH:
+            continue
+        shards = max(1, -(-sizes.get(graph, 0) // SHARD_TRIPLES))
+        groups += [Group(iris.key_of(graph) + (f"#{i + 1}/{shards}" if shards > 1 else ""), (graph,),
+                         shard=i, shards=shards) for i in range(shards)]
+    groups.sort(key=lambda g: -sizes.get(g.graphs[0], 0) / g.shards)
+    rdf_type = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+    # The derived graph states shortcuts about resources described elsewhere: only the shortcut shapes apply.
+    groups.append(Group("derived", (derive.DERIVED_GRAPH,), context=(
+        (iris.ONTOLOGY + "party", None), (iris.ONTOLOGY + "status", None), (rdf_type, iris.ONTOLOGY + "Twinning"),
+    ), only=(iris.SHAPES + "TwinnedWithShape", iris.SHAPES + "TwinnedWithRulesShape")))
     return groups
 
 
@@ -136,8 +153,9 @@ def build(store: EmbeddedStore, *, progress: Progress = silent_progress, workers
             report.timings["derive"] = time.perf_counter() - t
 
             t = time.perf_counter()
+            sizes = {g.graph: g.triples for g in report.graphs} | carried
             report.validation = _validate(master, master_dir, [g.graph for g in report.graphs] +
-                                          sorted(carried) + [derive.DERIVED_GRAPH], workers, progress)
+                                          sorted(carried) + [derive.DERIVED_GRAPH], workers, progress, sizes)
             report.timings["validate"] = time.perf_counter() - t
             if report.violations:
                 raise BuildFailed(
@@ -188,14 +206,14 @@ def _carry_over_partner_graphs(store: EmbeddedStore, master: Store) -> dict[str,
 
 
 def _validate(master: Store, master_dir: Path, graphs: list[str], workers: int,
-              progress: Progress) -> dict[str, Report]:
+              progress: Progress, sizes: dict[str, int]) -> dict[str, Report]:
     """Validate a frozen copy of the new master, so worker processes can open it read-only."""
     candidate = master_dir.with_name(master_dir.name + "-candidate")
     shutil.rmtree(candidate, ignore_errors=True)
     master.flush()
     master.backup(str(candidate))
     try:
-        groups = validation_groups(graphs)
+        groups = validation_groups(graphs, sizes)
         bar = progress("validate", len(groups))
         reports: dict[str, Report] = {}
         for name, result, _size in validate_groups(candidate, groups, workers=workers):

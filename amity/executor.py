@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from typing import Any
 
-from amity.problems import AmityError, QueryTimeout, ServiceUnavailable
+from amity.problems import AmityError, BadRequest, QueryTimeout, ServiceUnavailable
 from amity.sparql import Prepared
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,11 @@ class _PipeWriter:
 
 def _worker_main(conn: Connection, store_root: str) -> None:
     """The loop of one worker process: receive a prepared query, send back chunks."""
+    from amity.processes import die_with_parent
     from amity.sparql import evaluate, serialize
     from amity.store import EmbeddedStore
+
+    die_with_parent()
 
     store = EmbeddedStore(store_root)
     while True:
@@ -86,6 +90,22 @@ class _Worker:
             self.process.join(timeout=5)
         finally:
             self.conn.close()
+
+
+#: Signals a worker dies of when the engine fails on the query itself: pyoxigraph overflows its stack
+#: (SIGSEGV) on expressions chained or nested thousands deep, which no pre-check catches in every form.
+_CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE})
+
+
+def _worker_died(worker: _Worker) -> AmityError:
+    """A client error when the query crashed the engine (it would again), else a retryable 503."""
+    worker.process.join(timeout=2)
+    code = worker.process.exitcode
+    if code is not None and code < 0 and -code in _CRASH_SIGNALS:
+        log.warning("a query crashed its worker (signal %d); answered 400", -code)
+        return BadRequest(f"the query engine failed on this query (signal {-code}); queries nested or chained "
+                          "thousands of levels deep do this: simplify it")
+    return ServiceUnavailable("the query worker stopped unexpectedly; try again")
 
 
 class QueryPool:
@@ -147,7 +167,7 @@ class QueryPool:
         try:
             return worker.conn.recv()
         except (EOFError, OSError):
-            raise ServiceUnavailable("the query worker stopped unexpectedly; try again") from None
+            raise _worker_died(worker) from None
 
     def _stream(self, worker: _Worker, first: tuple[str, Any], deadline: float) -> Iterator[bytes]:
         message = first

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amity.executor import InProcess, QueryPool
-from amity.sparql import DEFAULT_ROW_CAP, Prepared, prepare
+from amity.sparql import DEFAULT_ROW_CAP, Binding, Prepared, prepare
 from amity.store import EmbeddedStore
 
 
@@ -58,10 +58,11 @@ class Amity:
             self.executor = InProcess(self.store.root)
 
     def prepare(self, text: str, *, accept: str | None = None, format_name: str | None = None,
-                default_graphs: Sequence[str] = (), named_graphs: Sequence[str] = ()) -> Prepared:
+                default_graphs: Sequence[str] = (), named_graphs: Sequence[str] = (),
+                substitutions: tuple[Binding, ...] = ()) -> Prepared:
         return prepare(text, accept=accept, format_name=format_name, default_graphs=default_graphs,
                        named_graphs=named_graphs, service_allowlist=self.settings.service_allowlist,
-                       row_cap=self.settings.row_cap)
+                       row_cap=self.settings.row_cap, substitutions=substitutions)
 
     def run(self, prepared: Prepared) -> Iterator[bytes]:
         return self.executor.run(prepared)

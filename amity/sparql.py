@@ -10,18 +10,54 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from pyoxigraph import NamedNode, QueryBoolean, QuerySolutions, Store
+from pyoxigraph import Literal, NamedNode, QueryBoolean, QuerySolutions, Store, Variable
 
-from amity import formats
+from amity import formats, iris
 from amity.ns import PREFIXES
-from amity.problems import BadRequest, Forbidden, NotAcceptable, QuerySyntaxError
+from amity.problems import BadParameter, BadRequest, Forbidden, NotAcceptable, QuerySyntaxError
 from amity.sparql_text import scan, with_row_cap
 
 _POSITION = re.compile(r"error at (\d+):(\d+)")
 DEFAULT_ROW_CAP = 100_000
+#: pyoxigraph's parser recurses once per level and overflows its stack (SIGSEGV) near 2 000 nested braces;
+#: real queries stay under 30 (docs/reliability.md).
+MAX_NESTING = 256
+
+#: One pre-bound variable as plain strings: (name, "iri" | "literal", value, datatype, language).
+#: Prepared queries travel to the worker processes by pickle, so they carry no pyoxigraph objects.
+Binding = tuple[str, str, str, str | None, str | None]
+
+
+def encode_substitutions(values: dict[Variable, NamedNode | Literal]) -> tuple[Binding, ...]:
+    """Terms to picklable tuples, sorted by variable name so equal bindings compare equal.
+
+    >>> encode_substitutions({Variable("n"): Literal("3", datatype=NamedNode("http://x/int"))})
+    (('n', 'literal', '3', 'http://x/int', None),)
+    """
+    out: list[Binding] = []
+    for variable, term in values.items():
+        if isinstance(term, NamedNode):
+            out.append((variable.value, "iri", term.value, None, None))
+        else:
+            out.append((variable.value, "literal", term.value,
+                        None if term.language else term.datatype.value, term.language))
+    return tuple(sorted(out))
+
+
+def decode_substitutions(bindings: tuple[Binding, ...]) -> dict[Variable, NamedNode | Literal]:
+    """The inverse of :func:`encode_substitutions`, run where the query is evaluated."""
+    terms: dict[Variable, NamedNode | Literal] = {}
+    for name, kind, value, datatype, language in bindings:
+        if kind == "iri":
+            terms[Variable(name)] = NamedNode(value)
+        elif language:
+            terms[Variable(name)] = Literal(value, language=language)
+        else:
+            terms[Variable(name)] = Literal(value, datatype=NamedNode(datatype) if datatype else None)
+    return terms
 
 
 @dataclass(frozen=True)
@@ -35,12 +71,13 @@ class Prepared:
     row_cap: int = DEFAULT_ROW_CAP
     default_graphs: tuple[str, ...] = ()
     named_graphs: tuple[str, ...] = ()
-    substitutions: dict[str, Any] = field(default_factory=dict)
+    substitutions: tuple[Binding, ...] = ()  # pre-bound variables (saved-query parameters)
     original: str = ""  # the text as the client sent it, for error messages
 
     def query_options(self) -> dict[str, Any]:
         """Keyword arguments for ``Store.query``: the dataset the protocol asked for, else the union."""
-        options: dict[str, Any] = {"prefixes": PREFIXES}
+        # Relative IRIs resolve against our namespace (the protocol leaves the base IRI to the service).
+        options: dict[str, Any] = {"prefixes": PREFIXES, "base_iri": iris.BASE}
         if self.default_graphs or self.named_graphs:
             options["default_graph"] = [NamedNode(g) for g in self.default_graphs]
             options["named_graphs"] = [NamedNode(g) for g in self.named_graphs]
@@ -51,7 +88,8 @@ class Prepared:
 
 def prepare(text: str, *, accept: str | None = None, format_name: str | None = None,
             default_graphs: Sequence[str] = (), named_graphs: Sequence[str] = (),
-            service_allowlist: Sequence[str] = (), row_cap: int = DEFAULT_ROW_CAP) -> Prepared:
+            service_allowlist: Sequence[str] = (), row_cap: int = DEFAULT_ROW_CAP,
+            substitutions: tuple[Binding, ...] = ()) -> Prepared:
     """Check a query and decide how to run and answer it.
 
     :raises BadRequest: for an empty request or an update sent as a query.
@@ -63,6 +101,15 @@ def prepare(text: str, *, accept: str | None = None, format_name: str | None = N
     scanned = scan(text)
     if scanned.form == "UPDATE" or scanned.form is None and scanned.update_operations:
         raise BadRequest("this endpoint answers queries; SPARQL Update is not accepted here")
+    if scanned.nesting > MAX_NESTING:
+        raise BadRequest(f"the query nests {scanned.nesting} levels of brackets deep; at most {MAX_NESTING} are "
+                         "accepted")
+    for parameter, graphs in (("default-graph-uri", default_graphs), ("named-graph-uri", named_graphs)):
+        for graph in graphs:
+            try:
+                NamedNode(graph)
+            except ValueError as error:
+                raise BadParameter(f"{parameter} {graph!r} is not an absolute IRI: {error}") from None
     for endpoint in scanned.services:
         if endpoint not in service_allowlist:
             raise Forbidden(
@@ -74,7 +121,7 @@ def prepare(text: str, *, accept: str | None = None, format_name: str | None = N
     fmt = formats.by_name(format_name, offered) if format_name else formats.negotiate(accept, offered)
     capped = with_row_cap(text, row_cap)
     return Prepared(capped.text, form, fmt, capped.cap_applied, row_cap, tuple(default_graphs),
-                    tuple(named_graphs), original=text)
+                    tuple(named_graphs), substitutions=tuple(substitutions), original=text)
 
 
 def syntax_error(error: SyntaxError, text: str) -> QuerySyntaxError:
@@ -94,8 +141,8 @@ def syntax_error(error: SyntaxError, text: str) -> QuerySyntaxError:
 def evaluate(store: Store, prepared: Prepared):
     """Start evaluation (lazy for SELECT); syntax errors become :class:`QuerySyntaxError`."""
     try:
-        return store.query(prepared.text, **prepared.query_options(),
-                           **({"substitutions": prepared.substitutions} if prepared.substitutions else {}))
+        extra = {"substitutions": decode_substitutions(prepared.substitutions)} if prepared.substitutions else {}
+        return store.query(prepared.text, **prepared.query_options(), **extra)
     except SyntaxError as error:
         raise syntax_error(error, prepared.original or prepared.text) from None
 

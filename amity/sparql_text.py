@@ -24,7 +24,8 @@ _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
   | (?P<comment>\#[^\n]*)
-  | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
+  | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
+               |'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
   | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
   | (?P<var>[?$][A-Za-z0-9_\u00B7-\uFFFF]+)
   | (?P<pname>[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*:[\w.\-:%\\\u00B7-\uFFFF]*|:[\w.\-:%\\\u00B7-\uFFFF]*)
@@ -62,6 +63,7 @@ class Scan:
     services: list[str] = field(default_factory=list)  # endpoint IRIs; "?var" for a variable endpoint
     update_operations: list[str] = field(default_factory=list)
     has_from: bool = False
+    nesting: int = 0  # deepest nesting of {}, () and [] outside strings, IRIs and comments
 
 
 def tokens(text: str) -> list[Token]:
@@ -84,7 +86,13 @@ def scan(text: str) -> Scan:
     """Classify a query or update and list the SERVICE endpoints it would call."""
     toks = tokens(text)
     result = Scan(text, toks)
+    level = 0
     for i, tok in enumerate(toks):
+        if tok.text in ("{", "(", "["):
+            level += 1
+            result.nesting = max(result.nesting, level)
+        elif tok.text in ("}", ")", "]"):
+            level = max(level - 1, 0)
         if tok.kind != "word":
             continue
         word = tok.text.upper()

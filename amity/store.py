@@ -157,20 +157,30 @@ class EmbeddedStore:
 
     @contextmanager
     def writing(self) -> Iterator[Store]:
-        """Open the master read-write; on a clean exit publish a new snapshot.
+        """A read-write copy of the published state; on a clean exit it becomes the new master and snapshot.
 
         Each pyoxigraph call (``update``, ``bulk_load``, ``extend``) is its own
         atomic transaction; callers that need several steps to land together
-        stage them and finish with one call. If the block raises, nothing is
-        published and readers keep seeing the previous snapshot.
+        stage them and finish with one call. The copy is a new directory (hard
+        links: milliseconds), so if the block raises or the process dies, the
+        copy is dropped and the next write starts from what readers see, never
+        from half a write.
         """
         with self.write_lock():
             state = self.state()
-            handle = _WriteHandle(Store(str(self.root / state.db)))
+            master_dir, version = self.next_master_dir()
+            published = Store.read_only(str(self.root / state.snapshot))
+            published.backup(str(master_dir))
+            del published
+            handle = _WriteHandle(Store(str(master_dir)))
             try:
                 yield handle  # type: ignore[misc]
                 handle.flush()
-                self._publish(handle.store, state.db, state.version + 1)
+                self.publish_new_master(handle.store, master_dir, version)
+            except BaseException:
+                handle.release()
+                shutil.rmtree(master_dir, ignore_errors=True)
+                raise
             finally:
                 handle.release()
 

@@ -59,7 +59,8 @@ def main() -> None:
         snapshot = store.root / store.state().snapshot
         graphs = [g.graph for g in report.graphs] + [iris.graph("derived")]
         t = time.perf_counter()
-        for _ in validate_groups(snapshot, validation_groups(graphs), workers=1):
+        sizes = {g.graph: g.triples for g in report.graphs}
+        for _ in validate_groups(snapshot, validation_groups(graphs, sizes), workers=1):
             pass
         one_process = time.perf_counter() - t
         own_rss, child_rss = peak_rss_mib()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, request, stream_with_context, url_for
 
 from amity import formats
-from amity.problems import BadRequest, UnsupportedMediaType
+from amity.problems import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from amity.web import amity
 from amity.web.rdf import rdf_response
 from amity.web.service_description import service_description
@@ -27,9 +27,27 @@ def _single(values: list[str], name: str) -> str | None:
     return values[0] if values else None
 
 
+def _format_name(values: list[str]) -> str | None:
+    """The ``format`` parameter; SPARQLWrapper sends one twice, by name and by media type (``tsv`` and
+    ``text/tab-separated-values``), which is fine as long as both name the same format."""
+    if len(values) > 1:
+        named = {formats.by_name(value, formats.RESULTS + formats.GRAPHS) for value in values}
+        if len(named) == 1:
+            return values[0]
+    return _single(values, "format")
+
+
+def _refuse_cut_body() -> None:
+    """werkzeug stops a body without Content-Length (chunked) at the limit without a word: refuse it instead."""
+    if request.content_length is None and getattr(request.stream, "is_exhausted", False):
+        raise PayloadTooLarge(f"the request body is over the limit of {request.max_content_length} bytes")
+
+
 def _text_body() -> str:
+    data = request.get_data(cache=True)
+    _refuse_cut_body()
     try:
-        return request.get_data(cache=True).decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise BadRequest(f"the request body is not UTF-8: {error}") from None
 
@@ -47,6 +65,7 @@ def _query_from_request() -> tuple[str | None, dict[str, list[str]]]:
             form = request.form
         except UnicodeDecodeError as error:
             raise BadRequest(f"the form is not UTF-8: {error}") from None
+        _refuse_cut_body()
         if "update" in form:
             raise BadRequest("SPARQL Update is not accepted at the query endpoint")
         params = {**request.args.to_dict(flat=False), **form.to_dict(flat=False)}
@@ -63,6 +82,8 @@ def _query_from_request() -> tuple[str | None, dict[str, list[str]]]:
 @bp.route("/sparql", methods=["GET", "POST"])
 def query() -> Response:
     """Answer a query; without one, describe the service."""
+    # MAX_CONTENT_LENGTH is sized for partner uploads; a query gets the (smaller) request limit.
+    request.max_content_length = request.max_form_memory_size = amity().settings.max_request_bytes
     text, params = _query_from_request()
     if text is None:
         if request.method == "POST":
@@ -75,7 +96,7 @@ def query() -> Response:
     prepared = service.prepare(
         text,
         accept=request.headers.get("Accept"),
-        format_name=_single(params.get("format", []), "format"),
+        format_name=_format_name(params.get("format", [])),
         default_graphs=params.get("default-graph-uri", []),
         named_graphs=params.get("named-graph-uri", []),
     )

@@ -1,8 +1,8 @@
-"""A synthetic graph shaped like Amity's big graphs, to time the shapes and to check they accept loader output.
+"""A synthetic graph shaped like Amity's big graphs: to time the shapes and check they accept loader output.
 
-Three graphs, as the build validates them: the gazetteer (cities, their geometries, plus the ``rdf:type`` of the
-countries they point to), the Wikidata twinnings (plus the ``rdf:type`` of their parties) and the derived
-``cdo:twinnedWith`` shortcuts (validated with the twinnings present). Deterministic (seeded), so timings compare.
+Three graphs, as the build validates them: the gazetteer (cities and their geometries, plus the ``rdf:type``
+of the countries they point to), the Wikidata twinnings (plus the ``rdf:type`` of their parties) and the
+derived ``cdo:twinnedWith`` shortcuts (validated with the twinnings as context). Seeded, so timings compare.
 
 Run ``python -m tests.shapes.synthetic [cities] [twinnings]`` from the repository root to time pySHACL on it.
 """
@@ -113,14 +113,14 @@ def main(argv: list[str]) -> None:
     twinning_count = int(argv[1]) if len(argv) > 1 else 11_000
     graphs = build(cities, twinning_count)
     validate(Graph())  # load and cache the shapes outside the timings
-    runs = [("gazetteer", graphs.gazetteer), ("twinnings", graphs.twinnings),
-            ("derived+twinnings", graphs.derived + graphs.twinnings)]
-    for name, graph in runs:
-        start = time.perf_counter()
-        report = validate(graph)
-        elapsed = time.perf_counter() - start
-        print(f"{name:18} {len(graph):>7} triples {elapsed:6.2f} s  violations={report.violations} "
-              f"warnings={len(report.results) - report.violations}")
+    runs = [("gazetteer", graphs.gazetteer, None), ("twinnings", graphs.twinnings, None),
+            ("derived", graphs.derived, graphs.twinnings)]
+    for name, graph, context in runs:
+        wall, cpu = time.perf_counter(), time.process_time()
+        report = validate(graph, context=context)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"{name:10} {len(graph):>7} triples  wall {wall:6.2f} s  cpu {cpu:6.2f} s  "
+              f"violations={report.violations} warnings={report.warnings}", flush=True)
 
 
 if __name__ == "__main__":
