@@ -16,7 +16,7 @@ from amity.store import EmbeddedStore
 
 def create_app(config: dict[str, Any] | None = None, *, store: EmbeddedStore | None = None) -> Flask:
     """Build the app; ``config`` keys override the ``AMITY_*`` environment (e.g. ``STORE_PATH``)."""
-    from amity.web import cors, entities, errors, graphs, meta, queries, sparql
+    from amity.web import cors, entities, errors, graphs, headers, meta, queries, sparql
 
     config = config or {}
     app = Flask(__name__, template_folder="amity/web/templates", static_folder="amity/web/static")
@@ -37,4 +37,5 @@ def create_app(config: dict[str, Any] | None = None, *, store: EmbeddedStore | N
         app.register_blueprint(blueprint)
     errors.init_app(app)
     cors.init_app(app)
+    headers.init_app(app)
     return app

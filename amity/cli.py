@@ -216,8 +216,8 @@ def partner_rollback(store_path: Path | None, name: str, graph: str, to: int) ->
 @store_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--graph", default=None, help="The graph the file is meant for (default: a scratch graph).")
-@click.option("--format", "format_name", default=None, help="turtle, ntriples, jsonld, rdfxml, nquads or trig "
-              "(default: from the file's extension).")
+@click.option("--format", "format_name", default=None,
+              help="turtle, ntriples, jsonld, rdfxml, nquads or trig (default: from the file's extension).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
 def validate_file(store_path: Path | None, file: Path, graph: str | None, format_name: str | None,
                   as_json: bool) -> None:
@@ -249,7 +249,8 @@ def _print_check(answer: dict) -> None:
                f"{answer.get('conflict_count', 0)} conflict(s) with the reference data")
     for result in report.get("results", []):
         if result["resultSeverity"] == "Violation":
-            click.echo(f"  violation  <{result['focusNode']}> {result['resultPath'] or ''}: {result['resultMessage']}")
+            path = result["resultPath"] or ""
+            click.echo(f"  violation  <{result['focusNode']}> {path}: {result['resultMessage']}")
     for warning in answer.get("warnings", []):
         click.echo(f"  warning    {warning['message']}")
     for conflict in answer.get("conflicts", []):

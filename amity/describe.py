@@ -98,8 +98,12 @@ def compact(iri: str) -> str:
 
 
 def describe(store: Store, iri: str) -> Description:
-    node = NamedNode(iri)
+    """Everything known about ``iri``; an IRI that is not valid simply describes nothing (a 404)."""
     result = Description(iri)
+    try:
+        node = NamedNode(iri)
+    except ValueError:
+        return result
     for quad in store.quads_for_pattern(node, None, None, None):
         result.outgoing.append(Statement(quad.predicate, quad.object, _graph(quad)))
     result.outgoing.sort(key=lambda s: (s.predicate.value, str(s.value)))
@@ -148,7 +152,7 @@ PREFIX cdo: <https://w3id.org/citydiplomacy/ontology#>
 PREFIX schema: <http://schema.org/>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 PREFIX wgs: <http://www.w3.org/2003/01/geo/wgs84_pos#>
-SELECT ?t ?partner (SAMPLE(?name) AS ?label) (SAMPLE(?type) AS ?ttype) (SAMPLE(?status) AS ?tstatus)
+SELECT ?place ?t ?partner (SAMPLE(?name) AS ?label) (SAMPLE(?type) AS ?ttype) (SAMPLE(?status) AS ?tstatus)
        (SAMPLE(?start) AS ?tstart) (SAMPLE(?lat) AS ?plat) (SAMPLE(?long) AS ?plong)
 WHERE {
   ?t a cdo:Twinning ; cdo:party ?place, ?partner . FILTER(?partner != ?place)
@@ -156,19 +160,19 @@ WHERE {
   OPTIONAL { ?t schema:startDate ?start }
   OPTIONAL { ?partner skos:prefLabel ?name FILTER(LANG(?name) = "en") }
   OPTIONAL { ?partner wgs:lat ?lat ; wgs:long ?long }
-} GROUP BY ?t ?partner ORDER BY ?label
+} GROUP BY ?place ?t ?partner ORDER BY ?label
 """
 
 MEMBERSHIPS = """
 PREFIX org: <http://www.w3.org/ns/org#>
 PREFIX schema: <http://schema.org/>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-SELECT ?m ?organisation (SAMPLE(?name) AS ?label) ?role (SAMPLE(?start) AS ?mstart)
+SELECT ?place ?m ?organisation (SAMPLE(?name) AS ?label) ?role (SAMPLE(?start) AS ?mstart)
 WHERE {
   ?m org:member ?place ; org:organization ?organisation ; org:role ?role .
   OPTIONAL { ?m schema:startDate ?start }
   OPTIONAL { ?organisation skos:prefLabel ?name FILTER(LANG(?name) = "en") }
-} GROUP BY ?m ?organisation ?role ORDER BY ?label
+} GROUP BY ?place ?m ?organisation ?role ORDER BY ?label
 """
 
 

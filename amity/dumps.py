@@ -37,7 +37,11 @@ def dump(store: EmbeddedStore, graph: str | None = None) -> Path:
     """
     state = store.state()
     reader = store.reader()
-    if graph is not None and not reader.contains_named_graph(NamedNode(graph)):
+    try:
+        known = graph is None or reader.contains_named_graph(NamedNode(graph))
+    except ValueError:  # not even a valid IRI
+        known = False
+    if not known:
         raise NotFound(f"there is no graph <{graph}>")
     directory = store.root / "dumps" / f"v{state.version:06d}"
     path = directory / dump_name(graph)

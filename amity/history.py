@@ -2,13 +2,14 @@
 
 Two halves, kept apart on purpose:
 
-* the **record** is RDF in ``graph/provenance`` (PROV-O): one ``prov:Activity`` per merge with the deterministic
-  IRI ``id/merge/{graph key}/{n}``, the upload it used (``#upload``: size, SHA-256, format, triples) and the
-  graph version it generated (``#version``: triples, ``prov:wasRevisionOf`` the previous version). It is part
-  of the published snapshot, so it changes atomically with the graph, and anyone can query it.
-* the **content** of each version is a gzipped N-Quads file, ``history/{graph key}/v{n:04d}.nq.gz`` next to the
-  store. Not a named graph: the endpoint's default graph is the union of all named graphs, and old versions
-  must not show up in it.
+* the **record** is RDF in ``graph/provenance`` (PROV-O): one ``prov:Activity`` per merge with the
+  deterministic IRI ``id/merge/{graph key}/{n}``, the upload it used (``#upload``: size, SHA-256, format,
+  triples) and the graph version it generated (``#version``: triples, ``prov:wasRevisionOf`` the previous
+  version). It is part of the published snapshot, so it changes atomically with the graph, and anyone can
+  query it.
+* the **content** of each version is a gzipped N-Quads file, ``history/{graph key}/v{n:04d}.nq.gz`` next to
+  the store. Not a named graph: the endpoint's default graph is the union of all named graphs, and old
+  versions must not show up in it.
 
 The record is the source of truth: a version exists when the snapshot records it. The file is written before
 the snapshot that records it is published, so a recorded version always has its file; a file left by a write
@@ -183,7 +184,7 @@ def latest(store: Store, graph: str) -> int:
 
 
 def write_version(root: Path, key: str, version: int, quads: Iterable[Quad]) -> Path:
-    """Write a version's content (write to a temporary name, fsync, rename): never half a file under the name."""
+    """Write a version's content (temporary name, fsync, rename): never half a file under the name."""
     path = version_path(root, key, version)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")

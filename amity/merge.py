@@ -11,39 +11,41 @@ enforced everywhere.
   fetched; its RDF/XML parser does not resolve external entities (both are tested).
 * **Reconcile** (:mod:`amity.reconcile`): cities given by Wikidata or GeoNames IRIs, or by keys we minted
   differently, land on our IRIs; places we do not know are warnings.
-* **Validate** against ``shapes/`` (:mod:`amity.validate`) what the partner's nodes will look like once merged:
-  the partner's statements about each node, the reference statements they do not replace, and the
-  ``rdf:type`` of every node they point to. Everything read is bounded by the upload (one index probe per node),
-  so validation time follows the upload's size, not the store's.
+* **Validate** against ``shapes/`` (:mod:`amity.validate`) what the partner's nodes will look like once
+  merged: the partner's statements about each node, the reference statements they do not replace, and the
+  ``rdf:type`` of every node they point to. Everything read is bounded by the upload (one index probe per
+  node), so validation time follows the upload's size, not the store's.
 * **Conflicts**: a partner value for a single-valued property (``sh:maxCount 1`` in the shape of the node's
   class: a twinning's status, type or dates, a founding date, a city's country…) or for a language the shapes
   allow once (``sh:uniqueLang``) that differs from the reference data is reported, not refused and not hidden:
   both claims stay queryable, each in its graph.
-* **Commit** inside one :meth:`EmbeddedStore.writing` session, which works on a copy of the published state and
-  publishes it only on a clean exit: replacing the graph, recomputing ``graph/derived``, recording provenance and
-  writing the history file are several steps, and a failure in any of them leaves the published store exactly as
-  it was. Checks run before the write lock is taken, against the snapshot they read; if another write was
-  published meanwhile, they run again inside the lock, so two uploads at once both land, one after the other,
-  each checked against what it is merged onto.
+* **Commit** inside one :meth:`EmbeddedStore.writing` session, which works on a copy of the published state
+  and publishes it only on a clean exit: replacing the graph, recomputing ``graph/derived``, recording
+  provenance and writing the history file are several steps, and a failure in any of them leaves the published
+  store exactly as it was. Checks run before the write lock is taken, against the snapshot they read; if
+  another write was published meanwhile, they run again inside the lock, so two uploads at once both land, one
+  after the other, each checked against what it is merged onto.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import rdflib
-from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Store, parse, serialize
+from pyoxigraph import Literal, NamedNode, Quad, Store, parse
 from rdflib.namespace import SH
 from rdflib.plugins.sparql.algebra import translateUpdate
 from rdflib.plugins.sparql.parser import parseUpdate
@@ -151,6 +153,7 @@ def receive(open_stream: Callable[[], IO[bytes]], fmt: formats.Format, *, limit:
     if declared is not None and declared > limit:
         raise too_large
     directory.mkdir(parents=True, exist_ok=True)
+    _sweep(directory)
     fd, name = tempfile.mkstemp(prefix="upload-", suffix="." + fmt.extensions[0], dir=directory)
     path = Path(name)
     digest = hashlib.sha256()
@@ -168,6 +171,17 @@ def receive(open_stream: Callable[[], IO[bytes]], fmt: formats.Format, *, limit:
         path.unlink(missing_ok=True)
         raise
     return Upload(path, size, digest.hexdigest(), fmt)
+
+
+def _sweep(directory: Path, max_age: float = 24 * 3600) -> None:
+    """Remove bodies left behind by a process that died mid-request (none is kept on purpose)."""
+    cutoff = time.time() - max_age
+    for leftover in directory.glob("*-*.*"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def from_file(path: Path, fmt: formats.Format | None = None) -> Upload:
@@ -289,7 +303,8 @@ class Checked:
             "warning_count": len(warnings),
             "conflicts": self.conflicts[:LIST_LIMIT],
             "conflict_count": len(self.conflicts),
-            "validation": {**self.report.as_json(limit=LIST_LIMIT), "triples_validated": self.validated_triples},
+            "validation": {**self.report.as_json(limit=LIST_LIMIT),
+                           "triples_validated": self.validated_triples},
         }
 
 
@@ -324,9 +339,9 @@ def _validation_data(store: Store, graph: str, quads: list[Quad], *, add: bool, 
     """The partner's nodes as they will be once merged, for SHACL, and the conflicts with the reference data.
 
     For each subject of the upload: its triples in the upload; with ``add``, its triples already in the graph;
-    then the reference triples about it, except where the partner gives its own value for a property that takes
-    one value (those are the conflicts). Every IRI the result points to gets its ``rdf:type`` from the store,
-    so ``sh:class`` can be checked without validating the nodes pointed to.
+    then the reference triples about it, except where the partner gives its own value for a property that
+    takes one value (those are the conflicts). Every IRI the result points to gets its ``rdf:type`` from the
+    store, so ``sh:class`` can be checked without validating the nodes pointed to.
     """
     data = rdflib.Graph()
     converted: dict[Any, rdflib.term.Node] = {}
@@ -448,10 +463,10 @@ def rederive(store: Store) -> dict[str, int]:
     """Recompute ``graph/derived`` as :func:`amity.derive.materialise` would, writing only what changed.
 
     ``materialise`` on the on-disk store costs tens of seconds once partner twinnings are in (joins over the
-    union read RocksDB). Here the quads the derivations read (their predicates, and the ``rdf:type`` triples of
-    the classes they name) are copied to an in-memory store, ``materialise`` runs there in well under a second,
-    and only the difference with the current derived graph is written. The result is the same (the tests
-    compare it with ``materialise`` after every kind of merge).
+    union read RocksDB). Here the quads the derivations read (their predicates, and the ``rdf:type`` triples
+    of the classes they name) are copied to an in-memory store, ``materialise`` runs there in well under a
+    second, and only the difference with the current derived graph is written. The result is the same (the
+    tests compare it with ``materialise`` after every kind of merge).
 
     :returns: derived triples added and removed.
     """
@@ -470,7 +485,8 @@ def rederive(store: Store) -> dict[str, int]:
     current = set(store.quads_for_pattern(None, None, None, _DERIVED))
     stale, added = current - fresh, fresh - current
     if stale:
-        store.update(f"DELETE DATA {{ GRAPH {_DERIVED} {{ " + " . ".join(str(q.triple) for q in stale) + " } }")
+        triples = " . ".join(str(q.triple) for q in stale)
+        store.update(f"DELETE DATA {{ GRAPH {_DERIVED} {{ {triples} }} }}")
     if added:
         store.extend(added)
     return {"added": len(added), "removed": len(stale)}
@@ -484,7 +500,9 @@ def touches_derivations(quads: Iterable[Quad]) -> bool:
     predicates = {p for p, cls in inputs if cls is None}
     classes = {cls for p, cls in inputs if cls is not None}
     for quad in quads:
-        if quad.predicate.value in predicates or (quad.predicate == RDF_TYPE and quad.object.value in classes):
+        if quad.predicate.value in predicates:
+            return True
+        if quad.predicate == RDF_TYPE and quad.object.value in classes:
             return True
     return False
 
@@ -512,7 +530,6 @@ class _Write:
     checked: Checked | None = None
     recheck: Callable[[Store, int], Checked] | None = None  # runs the checks again on a newer state
     restored: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _commit(store: EmbeddedStore, write: _Write, timer: Timer) -> dict[str, Any]:
@@ -579,8 +596,7 @@ def _commit(store: EmbeddedStore, write: _Write, timer: Timer) -> dict[str, Any]
         "triples": {"before": before, "after": after,
                     "uploaded": len(checked.quads) if checked is not None else 0},
         "derived": derived,
-        "store_version": store.version(),
-        **write.extra,
+        "store_version": version + 1,  # the snapshot this write published
     }
     if upload is not None:
         answer["upload"] = {"bytes": upload.size, "sha256": upload.sha256, "format": upload.fmt.media_type}
@@ -595,7 +611,8 @@ def _commit(store: EmbeddedStore, write: _Write, timer: Timer) -> dict[str, Any]
 # -- entry points ------------------------------------------------------------------------------------------
 
 
-def merge(store: EmbeddedStore, partner: Partner, graph: str, upload: Upload, *, operation: str) -> dict[str, Any]:
+def merge(store: EmbeddedStore, partner: Partner, graph: str, upload: Upload, *,
+          operation: str) -> dict[str, Any]:
     """Replace (``PUT``) or add to (``POST``) a partner graph with an upload."""
     if operation not in ("replace", "add"):
         raise ValueError(operation)
@@ -650,8 +667,9 @@ def _restored_upload(store: EmbeddedStore, key: str, version: int) -> Upload:
     directory = store.root / UPLOADS_DIR
     directory.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="rollback-", suffix=".nq", dir=directory)
-    with os.fdopen(fd, "wb") as out:
-        serialize(history.read_version(store.root, key, version), out, RdfFormat.N_QUADS)
+    stored_path = history.version_path(store.root, key, version)
+    with os.fdopen(fd, "wb") as out, gzip.open(stored_path, "rb") as stored:
+        shutil.copyfileobj(stored, out, CHUNK)
     restored = from_file(Path(name), formats.NQUADS)
     restored.owned = True
     return restored
@@ -660,8 +678,8 @@ def _restored_upload(store: EmbeddedStore, key: str, version: int) -> Upload:
 def revalidate(store: Store, graph: str) -> tuple[Report, list[dict[str, Any]]]:
     """Check a partner graph already in ``store`` the way its merge checked it, and list its conflicts.
 
-    For a rebuild, which carries partner graphs over onto new reference data: validated alone, a graph that says
-    one thing about a reference city (a Chinese name) would fail the city shape for lacking the rest.
+    For a rebuild, which carries partner graphs over onto new reference data: validated alone, a graph that
+    says one thing about a reference city (a Chinese name) would fail the city shape for lacking the rest.
     """
     owner = owner_of(graph)
     quads = list(store.quads_for_pattern(None, None, None, NamedNode(graph)))
@@ -675,8 +693,8 @@ def dry_run(store: EmbeddedStore, upload: Upload, *, graph: str | None, operatio
     """Everything a merge checks, and nothing it writes (``POST /validate``, ``amity validate``).
 
     Without a partner the upload is checked as a new graph against the reference data only, which is public:
-    no partner graph is read, so a dry run tells nothing that ``GET /store`` would not. With a partner (token),
-    ``graph`` must be theirs and an ``add`` is checked together with what the graph holds.
+    no partner graph is read, so a dry run tells nothing that ``GET /store`` would not. With a partner
+    (token), ``graph`` must be theirs and an ``add`` is checked together with what the graph holds.
     """
     graph = graph or SCRATCH_GRAPH
     if partner is not None:

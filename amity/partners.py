@@ -2,14 +2,14 @@
 
 A partner is a slug (``unesco``) that owns ``graph/partner/unesco`` and every graph below it
 (``graph/partner/unesco/twinnings``); every other graph is reference data or another partner's, and is never
-writable with its token. The registry is a small JSON file next to the store (``partners.json``), so a rebuild,
-which replaces the store's directories, keeps it, and it is written under the store's write lock, atomically
-(write, fsync, rename), like ``CURRENT``.
+writable with its token. The registry is a small JSON file next to the store (``partners.json``), so a
+rebuild, which replaces the store's directories, keeps it, and it is written under the store's write lock,
+atomically (write, fsync, rename), like ``CURRENT``.
 
-Only the SHA-256 of a token is kept: the token itself is shown once, when the partner is added. Tokens are
-256 random bits, so a plain hash is enough (no slow password hash), and checking one costs the same whatever
-the token: the hash is compared with every registered hash in constant time, always including a dummy one,
-so neither the timing nor the code path tells whether a partner exists, or which one was close.
+Only the SHA-256 of a token is kept: the token itself is shown once, when the partner is added. Tokens are 256
+random bits, so a plain hash is enough (no slow password hash), and checking one costs the same whatever the
+token: the hash is compared with every registered hash in constant time, always including a dummy one, so
+neither the timing nor the code path tells whether a partner exists, or which one was close.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ def graph_key(graph: str) -> str:
     key = graph[len(PARTNER_GRAPHS):]
     if not all(SLUG.match(segment) for segment in key.split("/")):
         raise BadRequest(
-            f"<{graph}>: a partner graph is {PARTNER_GRAPHS}NAME, optionally followed by /segment parts, each "
+            f"<{graph}>: a partner graph is {PARTNER_GRAPHS}NAME, optionally followed by /segment parts, "
+            "each "
             "lower-case letters, digits and '-' (starting with a letter or digit)"
         )
     return key

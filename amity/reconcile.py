@@ -1,18 +1,18 @@
-"""Rewrite a partner's references onto our IRIs, so their triples join the reference data instead of sitting
-beside it.
+"""Rewrite a partner's references onto our IRIs, so their triples join the reference data, not sit beside it.
 
 Partners name places the way their own systems do: our IRI, a Wikidata entity
-(``http://www.wikidata.org/entity/Q170322``), a GeoNames feature (``https://sws.geonames.org/1797929/``), or an
-IRI built by our rules from a key we minted differently (``id/city/Q170322`` for a city we know as
-``id/city/gn-1797929``, because a QID was learned after its key was minted, docs/model.md). Each is looked up in
-the store, by ``cdo:wikidataId`` / ``cdo:geonamesId`` or by ``owl:sameAs`` (``graph/links``), and replaced by
-the IRI we use. Keys inside composite IRIs follow (``id/twinning/{a}__{b}`` is rebuilt from the reconciled keys,
-sorted again), so a partner's twinning lands on the same node as ours when it is the same pair.
+(``http://www.wikidata.org/entity/Q170322``), a GeoNames feature (``https://sws.geonames.org/1797929/``), or
+an IRI built by our rules from a key we minted differently (``id/city/Q170322`` for a city we know as
+``id/city/gn-1797929``, because a QID was learned after its key was minted, docs/model.md). Each is looked up
+in the store, by ``cdo:wikidataId`` / ``cdo:geonamesId`` or by ``owl:sameAs`` (``graph/links``), and replaced
+by the IRI we use. Keys inside composite IRIs follow (``id/twinning/{a}__{b}`` is rebuilt from the reconciled
+keys, sorted again), so a partner's twinning lands on the same node as ours when it is the same pair.
 
 Lookups are one index probe per distinct IRI (pyoxigraph's POS/SPO indexes), memoised for the upload, so the
-work grows with the upload, not with the store. Nothing is guessed: an identifier that fits no node, or several,
-is left as it is and reported. Blank nodes are replaced by skolem IRIs (``/.well-known/genid/``, RDF 1.1 §3.5):
-the store holds no blank nodes (docs/model.md), and a graph's history then restores exactly what was merged.
+work grows with the upload, not with the store. Nothing is guessed: an identifier that fits no node, or
+several, is left as it is and reported. Blank nodes are replaced by skolem IRIs (``/.well-known/genid/``, RDF
+1.1 §3.5): the store holds no blank nodes (docs/model.md), and a graph's history then restores exactly what
+was merged.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ PLACE_CLASSES = frozenset((CDO.City.value, CDO.Port.value))
 def visible_graphs(own_prefix: str | None) -> Callable[[str], bool]:
     """Which graphs a partner's upload may be reconciled and validated against.
 
-    Reference data, plus the partner's own graphs; never another partner's graphs, which that partner may change
-    or drop at any time, nor the merge records.
+    Reference data, plus the partner's own graphs; never another partner's graphs, which that partner may
+    change or drop at any time, nor the merge records.
     """
     own = own_prefix or "\0"
 
@@ -107,7 +107,7 @@ class Reconciler:
         }
 
     def _one(self, text: str, candidates: set[str]) -> str | None:
-        """The single candidate, preferring cities and ports when an identifier names several kinds of thing."""
+        """The single candidate; cities and ports first when an identifier names several kinds of thing."""
         if len(candidates) > 1:
             places = {c for c in candidates if self.types(c) & PLACE_CLASSES}
             candidates = places or candidates
@@ -243,7 +243,7 @@ class Reconciler:
         return result
 
     def unknown_places(self, quads: list[Quad]) -> Iterator[dict[str, str]]:
-        """A warning for each city, port or outside place named but known nowhere: not here, not in the upload."""
+        """A warning for each city, port or outside place named but known nowhere (store or upload)."""
         typed_here = {q.subject.value for q in quads if q.predicate == RDF.type}
         seen: set[str] = set()
         for quad in quads:

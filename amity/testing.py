@@ -59,7 +59,7 @@ def start_server(store: EmbeddedStore, log: Path, *, timeout: float = 30.0, work
         try:
             if requests.get(url + "sparql", params={"query": "ASK {}"}, timeout=5).status_code == 200:
                 return LiveServer(process, url, store, log)
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
     stop_server_process(process)
     raise RuntimeError(f"the server did not start: {log.read_text()}")

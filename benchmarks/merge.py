@@ -5,8 +5,8 @@
 Each size runs in a fresh process on a private copy of the store (``amity.store.clone``: hard links, the store
 is not touched), so peak RSS is the merge's own. The partner data is generated from real cities of the store,
 named the way partners name them, by Wikidata IRI, so reconciliation has work to do: twinnings between cities
-(7 triples each), memberships of existing networks (6) and headline figures about cities (6), in a 6:2:2 mix by
-triples. Per size it prints parse, reconcile, validate and commit (replace the graph; then recompute the
+(7 triples each), memberships of existing networks (6) and headline figures about cities (6), in a 6:2:2 mix
+by triples. Per size it prints parse, reconcile, validate and commit (replace the graph; then recompute the
 derived graph, write the history file, publish the snapshot) beside pyoxigraph's own ``bulk_load`` of the same
 file into an empty on-disk store and its transactional ``load``. A last run adds 10k triples to the graph of
 the 100k run, to show that validation follows the upload, not the graph it is added to.
@@ -48,7 +48,8 @@ def reference_sample(store: EmbeddedStore, seed: int) -> tuple[list[str], list[s
         "SELECT DISTINCT ?q WHERE { ?c a cdo:City ; cdo:wikidataId ?q }", prefixes=PREFIXES,
         use_default_graph_as_union=True))
     networks = sorted(iris.key_of(row["o"].value) for row in reader.query(
-        "SELECT DISTINCT ?o WHERE { ?o a cdo:CityNetwork }", prefixes=PREFIXES, use_default_graph_as_union=True))
+        "SELECT DISTINCT ?o WHERE { ?o a cdo:CityNetwork }", prefixes=PREFIXES,
+        use_default_graph_as_union=True))
     rng = random.Random(seed)
     rng.shuffle(qids)
     return qids, networks
@@ -88,7 +89,8 @@ def partner_turtle(triples: int, qids: list[str], networks: list[str], seed: int
             lines.append(
                 f"<{iris.ID}membership/{network}__{qid}__member> a org:Membership ; org:member wd:{qid} ;\n"
                 f"  org:organization <{iris.org(network)}> ; org:role role:member ;\n"
-                f"  schema:startDate \"{rng.randint(1990, 2024)}\"^^xsd:gYear ; prov:wasDerivedFrom <{SOURCE}> .")
+                f"  schema:startDate \"{rng.randint(1990, 2024)}\"^^xsd:gYear ;\n"
+                f"  prov:wasDerivedFrom <{SOURCE}> .")
             count += 6
         else:
             measure, qid = rng.choice(MEASURES), rng.choice(pool)
@@ -222,15 +224,18 @@ def main() -> None:
               f" {row['peak_rss_mib']:>6.0f} MiB")
     for row in rows:
         per = row["timings"]["validate"] / row["triples"] * 1e6
-        print(f"  {row['triples']:>7} triples: validate {per:.0f} µs/triple; {row['rewritten']} IRIs reconciled, "
+        print(f"  {row['triples']:>7} triples: validate {per:.0f} µs/triple; "
+              f"{row['rewritten']} IRIs reconciled, "
               f"{row['warnings']} warnings, {row['conflicts']} conflicts; store {row['store_triples']} quads")
         if "add" in row:
             add = row["add"]
             per_add = add["timings"]["validate"] / add["triples"] * 1e6
             print(f"  add {add['triples']} triples to the {add['graph_before']}-triple graph: total "
-                  f"{add['total']:.2f} s, validate {add['timings']['validate']:.2f} s ({per_add:.0f} µs/triple)")
+                  f"{add['total']:.2f} s, validate {add['timings']['validate']:.2f} s "
+                  f"({per_add:.0f} µs/triple)")
         for name, timings in row.get("strategies", {}).items():
-            print(f"  commit {row['triples']} triples by {name:<28}: new graph {timings['new graph']:6.2f} s, "
+            print(f"  commit {row['triples']} triples by {name:<28}: "
+                  f"new graph {timings['new graph']:6.2f} s, "
                   f"replacing it {timings['replace']:6.2f} s")
 
 

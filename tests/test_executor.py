@@ -24,6 +24,9 @@ def pool(tmp_path_factory):
     store.publish_new_master(master, master_dir, version)
     del master
     pool = QueryPool(store.root, size=2, timeout=1.5)
+    # Start the workers and open their store handles before timing anything.
+    for _ in range(2):
+        b"".join(pool.run(prepare("ASK {}"), timeout=30))
     yield pool
     pool.close()
 

@@ -430,6 +430,14 @@ def test_atomic_write_replaces_and_records_in_one_request(server, scratch):
     assert scratch.count(target) == 0
 
 
+def test_a_large_record_rides_along_in_chunked_data_operations(scratch):
+    """A derived-triple delta bigger than one INSERT DATA may hold (Virtuoso: < 5 000 triples) still commits."""
+    target = SCRATCH + "partner/big"
+    also = remote.data_operations("INSERT", PROVENANCE, _triples(2500, "record"))
+    scratch.atomic_write({target: _triples(10, "new")}, also=also)
+    assert scratch.count(PROVENANCE) == 2500 and scratch.count(target) == 10
+
+
 def test_staged_data_is_invisible_until_the_commit(server, scratch):
     target = SCRATCH + "partner/b"
     scratch.put_graph(target, _triples(10, "old"))

@@ -65,11 +65,16 @@ def _page(description: Description) -> str:
     )
 
 
-def local_path(iri: str) -> str | None:
-    """Where one of our IRIs is served on this host; None for anything else."""
+def local_path(iri: str) -> str:
+    """A safe link target: our IRIs on this host, other http(s) IRIs as they are, nothing else.
+
+    Partners' data may carry ``javascript:`` or ``data:`` IRIs; those must never become clickable.
+    """
     if iri.startswith(iris.BASE):
         return "/" + iri[len(iris.BASE):]
-    return None
+    if iri.startswith(("http://", "https://")):
+        return iri
+    return "#"
 
 
 @bp.route("/id/<path:path>")

@@ -1,8 +1,8 @@
-"""The SPARQL 1.1 Graph Store HTTP Protocol at ``/store`` (indirect identification), plus history and dry runs.
+"""The SPARQL 1.1 Graph Store HTTP Protocol at ``/store`` (indirect identification), history and dry runs.
 
 * ``GET``/``HEAD /store?graph=IRI`` — any graph, to anyone, in the format negotiated (404 if there is none).
-* ``GET /store?default`` — the *default graph as queries see it*: the union of all named graphs (the store's own
-  default graph is always empty, and returning it would tell a client nothing). Read-only: writes are 403.
+* ``GET /store?default`` — the *default graph as queries see it*: the union of all named graphs (the store's
+  own default graph is always empty, and returning it would tell a client nothing). Read-only: writes are 403.
 * ``PUT`` (replace), ``POST`` (add), ``DELETE /store?graph=IRI`` — ``Authorization: Bearer TOKEN``, and only
   on the partner's own graphs; 201 when the graph is new, 200 with a JSON account otherwise.
 * ``GET /store/history?graph=IRI`` lists the recorded versions (``&version=N`` gives one as gzipped N-Quads);
@@ -10,8 +10,8 @@
 * ``POST /validate[?graph=IRI][&operation=add]`` runs every check of a merge and writes nothing.
 
 Refusals, in the order they are checked: 401 (no or bad token), 403 (not the partner's graph), 415 (media
-type), 413 (size), 400 (syntax, with line and column), 422 (shapes, with the SHACL report: JSON, or Turtle when
-``Accept: text/turtle``). Each is raised before anything is written; the rest is :mod:`amity.merge`.
+type), 413 (size), 400 (syntax, with line and column), 422 (shapes, with the SHACL report: JSON, or Turtle
+when ``Accept: text/turtle``). Each is raised before anything is written; the rest is :mod:`amity.merge`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import json
 import tempfile
 
 from flask import Blueprint, Response, request, send_file, url_for
-from pyoxigraph import NamedNode, serialize
+from pyoxigraph import NamedNode
 
 from amity import formats, history, merge
 from amity.ns import PREFIXES
@@ -46,7 +46,8 @@ def _target() -> str | None:
     try:
         return NamedNode(graphs[0]).value
     except ValueError as error:
-        raise BadParameter(f"?graph= must be an absolute IRI: {error}", extra={"parameter": "graph"}) from None
+        raise BadParameter(f"?graph= must be an absolute IRI: {error}",
+                           extra={"parameter": "graph"}) from None
 
 
 def _partner(required: bool = True) -> Partner | None:
@@ -95,7 +96,7 @@ def graph_store() -> Response:
 
 
 def _read(graph: str | None) -> Response:
-    """A graph (or the union) serialised to a spooled file, then sent: never the whole graph in Python objects."""
+    """A graph (or the union) serialised to a spooled file, then sent: never the graph as Python objects."""
     reader = amity().store.reader()
     fmt = choose(request.args.get("format"))
     if graph is not None and not reader.contains_named_graph(NamedNode(graph)):
@@ -109,8 +110,7 @@ def _read(graph: str | None) -> Response:
             reader.query("CONSTRUCT WHERE { ?s ?p ?o }", use_default_graph_as_union=True).serialize(
                 body, fmt.rdf)
         else:
-            serialize((q.triple for q in reader.quads_for_pattern(None, None, None, NamedNode(graph))),
-                      body, fmt.rdf, prefixes=prefixes)
+            reader.dump(body, fmt.rdf, from_graph=NamedNode(graph), prefixes=prefixes)
         body.seek(0)
         response = send_file(body, mimetype=fmt.content_type, conditional=False)
     response.headers["Vary"] = "Accept"
@@ -137,7 +137,8 @@ def graph_history() -> Response:
     listing = []
     for version in versions:
         item = version.as_json()
-        item["content"] = url_for("graphs.graph_history", graph=graph, version=version.version, _external=True)
+        item["content"] = url_for("graphs.graph_history", graph=graph, version=version.version,
+                                  _external=True)
         listing.append(item)
     return _json({"graph": graph, "versions": listing})
 
@@ -175,7 +176,8 @@ def dry_run() -> Response:
 @bp.errorhandler(ShapeViolation)
 def shape_violation(error: ShapeViolation) -> Response:
     """The SHACL report as Turtle when the client prefers it; the problem document otherwise."""
-    best = request.accept_mimetypes.best_match(["application/problem+json", "application/json", "text/turtle"])
+    offered = ["application/problem+json", "application/json", "text/turtle"]
+    best = request.accept_mimetypes.best_match(offered)
     report = getattr(error, "report", None)
     if best == "text/turtle" and report is not None:
         return Response(report.turtle(), status=error.status, content_type=formats.TURTLE.content_type)

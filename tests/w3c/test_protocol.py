@@ -290,6 +290,14 @@ def test_query_multiple_dataset(server):
     assert boolean_answer(from_used) is True, "without protocol dataset, the query's FROM applies"
 
 
+@pytest.mark.parametrize("parameter", ["default-graph-uri", "named-graph-uri"])
+def test_a_dataset_parameter_that_is_not_an_iri_is_a_client_error(server, parameter):
+    """Not in the manifest: the parameters take IRIs (§2.1.4); ``not an iri`` is the client's mistake, a 400."""
+    response = send(server, "GET", f"/sparql/?query={enc('ASK {}')}&{parameter}={enc('not an iri')}")
+    assert_client_error(response)
+    assert response.status_code == 400 and parameter in response.json()["detail"]
+
+
 # -- content types of the four query forms (§2.1.5 and the results specifications) --------------------
 
 

@@ -32,7 +32,9 @@
     if (!term) return td;
     if (term.type === "uri") {
       const a = document.createElement("a");
-      a.href = term.value.startsWith(base) ? "/" + term.value.slice(base.length) : term.value;
+      // Only our IRIs and http(s) IRIs become links: a javascript: IRI in the data must stay text.
+      a.href = term.value.startsWith(base) ? "/" + term.value.slice(base.length)
+        : /^https?:\/\//.test(term.value) ? term.value : "#";
       a.textContent = term.value.startsWith(base) ? term.value.slice(base.length) : term.value;
       td.appendChild(a);
     } else {
