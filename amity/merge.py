@@ -46,9 +46,10 @@ from typing import IO, Any
 
 import rdflib
 from pyoxigraph import Literal, NamedNode, Quad, Store, parse
+from pyparsing import ParseException
 from rdflib.namespace import SH
-from rdflib.plugins.sparql.algebra import translateUpdate
-from rdflib.plugins.sparql.parser import parseUpdate
+from rdflib.plugins.sparql.algebra import translateQuery, translateUpdate
+from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 
 from amity import derive, formats, history, iris
@@ -444,7 +445,11 @@ def _derivation_inputs() -> tuple[tuple[str, str | None], ...] | None:
     patterns: set[tuple[str, str | None]] = set()
     for text in derive.DERIVATIONS.values():
         found: list = []
-        _walk_terms(translateUpdate(parseUpdate(text)).algebra, found)
+        try:
+            algebra = translateQuery(parseQuery(text)).algebra  # a CONSTRUCT
+        except ParseException:
+            algebra = translateUpdate(parseUpdate(text)).algebra  # an INSERT … WHERE
+        _walk_terms(algebra, found)
         for terms in found:
             for i in range(1, len(terms) - 1, 2):
                 predicate, value = terms[i], terms[i + 1]

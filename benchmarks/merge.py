@@ -55,8 +55,13 @@ def reference_sample(store: EmbeddedStore, seed: int) -> tuple[list[str], list[s
     return qids, networks
 
 
-def partner_turtle(triples: int, qids: list[str], networks: list[str], seed: int) -> str:
-    """About ``triples`` triples of partner data in Turtle, cities named by Wikidata IRIs."""
+def partner_turtle(triples: int, qids: list[str], networks: list[str], seed: int,
+                   taken: set[tuple[str, ...]] | None = None) -> str:
+    """About ``triples`` triples of partner data in Turtle, cities named by Wikidata IRIs.
+
+    ``taken`` holds the twinnings, memberships and figures already generated (and is extended), so a second
+    upload added to the first describes new nodes instead of giving old ones a second date.
+    """
     rng = random.Random(seed)
     lines = [f"@prefix {p}: <{ns}> ." for p, ns in PREFIXES.items()] + [
         "@prefix tt: <https://w3id.org/citydiplomacy/vocab/twinning-type/> .",
@@ -64,17 +69,15 @@ def partner_turtle(triples: int, qids: list[str], networks: list[str], seed: int
         "@prefix role: <https://w3id.org/citydiplomacy/vocab/role/> .",
         "@prefix measure: <https://w3id.org/citydiplomacy/vocab/measure/> .", ""]
     pool = qids[: max(50, min(len(qids), triples // 20))]
-    pairs: set[tuple[str, str]] = set()
-    members: set[tuple[str, str]] = set()
-    observed: set[tuple[str, str]] = set()
+    seen = taken if taken is not None else set()
     count = 0
     while count < triples:
         kind = rng.random()
         if kind < 0.6:
             a, b = sorted(rng.sample(pool, 2))
-            if (a, b) in pairs:
+            if ("t", a, b) in seen:
                 continue
-            pairs.add((a, b))
+            seen.add(("t", a, b))
             year = rng.randint(1960, 2024)
             lines.append(
                 f"<{iris.ID}twinning/{a}__{b}> a cdo:Twinning ; cdo:party wd:{a}, wd:{b} ;\n"
@@ -83,9 +86,9 @@ def partner_turtle(triples: int, qids: list[str], networks: list[str], seed: int
             count += 7
         elif kind < 0.8 and networks:
             network, qid = rng.choice(networks), rng.choice(pool)
-            if (network, qid) in members:
+            if ("m", network, qid) in seen:
                 continue
-            members.add((network, qid))
+            seen.add(("m", network, qid))
             lines.append(
                 f"<{iris.ID}membership/{network}__{qid}__member> a org:Membership ; org:member wd:{qid} ;\n"
                 f"  org:organization <{iris.org(network)}> ; org:role role:member ;\n"
@@ -94,9 +97,9 @@ def partner_turtle(triples: int, qids: list[str], networks: list[str], seed: int
             count += 6
         else:
             measure, qid = rng.choice(MEASURES), rng.choice(pool)
-            if (measure, qid) in observed:
+            if ("o", measure, qid) in seen:
                 continue
-            observed.add((measure, qid))
+            seen.add(("o", measure, qid))
             lines.append(
                 f"<{iris.ID}observation/partner-report-2024__{measure}-{qid.lower()}> a cdo:Observation ;\n"
                 f"  cdo:measure measure:{measure} ; schema:value {rng.randint(1, 120)} ;\n"
@@ -160,7 +163,8 @@ def one_run(store_root: Path, size: int, seed: int, add_after: int) -> dict:
         partner = Registry(store).add(PARTNER)[0]
         qids, networks = reference_sample(store, seed)
         path = Path(scratch) / "upload.ttl"
-        path.write_text(partner_turtle(size, qids, networks, seed))
+        taken: set[tuple[str, ...]] = set()
+        path.write_text(partner_turtle(size, qids, networks, seed, taken))
         graph = iris.partner_graph(PARTNER)
         started, cpu = time.perf_counter(), cpu_seconds()
         answer = merge.merge(store, partner, graph, merge.from_file(path), operation="replace")
@@ -172,7 +176,7 @@ def one_run(store_root: Path, size: int, seed: int, add_after: int) -> dict:
                   "store_triples": len(store.reader()), "peak_rss_mib": peak_rss_mib()}
         if add_after:
             extra = Path(scratch) / "extra.ttl"
-            extra.write_text(partner_turtle(add_after, qids[::-1], networks, seed + 1))
+            extra.write_text(partner_turtle(add_after, qids, networks, seed + 1, taken))
             t = time.perf_counter()
             added = merge.merge(store, partner, graph, merge.from_file(extra), operation="add")
             result["add"] = {"size": add_after, "triples": added["triples"]["uploaded"],
@@ -210,7 +214,9 @@ def main() -> None:
         add = 10_000 if size == max(sizes) and size >= 100_000 else 0
         out = subprocess.run([sys.executable, __file__, "--store", str(args.store), "--one", str(size),
                               "--seed", str(args.seed), "--add", str(add)],
-                             check=True, capture_output=True, text=True, cwd=ROOT)
+                             capture_output=True, text=True, cwd=ROOT)
+        if out.returncode:
+            sys.exit(f"the {size}-triple run failed:\n{out.stderr}")
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     steps = ("parse", "reconcile", "validate", "commit", "derive", "history", "publish")
     header = f"{'triples':>8} {'total':>7} {'cpu':>6} " + " ".join(f"{s:>9}" for s in steps) + \
