@@ -164,7 +164,7 @@ class RemoteResponse:
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._response.iter_content(self.chunk_size)
-        except requests.exceptions.ConnectionError as error:  # a read timeout mid-body lands here too
+        except requests.exceptions.RequestException as error:  # a read timeout or a cut connection mid-body
             raise ServiceUnavailable(f"the store stopped sending its answer: {error}") from None
         finally:
             self.close()
@@ -454,7 +454,10 @@ class RemoteStore:
         return body
 
     def get_graph(self, graph: str, *, accept: str = NTRIPLES) -> RemoteResponse | None:
-        """One graph's triples as the store serialises them (Graph Store GET); ``None`` if it has none."""
+        """One graph's triples as the store serialises them (Graph Store GET); ``None`` if it has none.
+
+        Without a Graph Store endpoint: a CONSTRUCT, whose answer is empty rather than ``None`` for a missing graph.
+        """
         if self.gsp_url is None:
             text = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {_term(graph)} {{ ?s ?p ?o }} }}"
             return self.query(text, accept=accept, timeout=self.update_timeout)
@@ -505,7 +508,11 @@ class RemoteStore:
     # -- writing -------------------------------------------------------------------------------------
 
     def update(self, text: str, *, timeout: float | None = None) -> None:
-        """One SPARQL Update request — on Virtuoso one transaction, rolled back entirely if any part fails."""
+        """One SPARQL Update request.
+
+        On Virtuoso it is rolled back whole only when aborted (time limit, crash); a runtime error in one operation
+        keeps the operations before it (``docs/remote-store.md`` §3) — hence :class:`StagedWrite`.
+        """
         self.forget_graph_list()
         self._request("POST", self.update_url, what="update", timeout=timeout or self.update_timeout,
                       data={"update": text}, authenticated=True)

@@ -51,6 +51,7 @@ class _Index:
 
 _indexes: dict[tuple[int, str], _Index] = {}
 _lock = threading.Lock()
+_build_lock = threading.Lock()  # one build at a time: a request waits for the warming thread's build
 
 
 def normalise(name: str) -> str:
@@ -74,6 +75,15 @@ def _index(store: Store, kind: str) -> _Index:
         index = _indexes.get(key)
         if index is not None and index.store is store:
             return index
+    with _build_lock:
+        with _lock:
+            index = _indexes.get(key)
+        if index is not None and index.store is store:
+            return index
+        return _build(store, kind, key)
+
+
+def _build(store: Store, kind: str, key: tuple[int, str]) -> _Index:
     known: set[str] = set()
     for cls in KIND_CLASSES[kind]:
         known.update(row[0].value for row in _rows(store, f"SELECT ?x WHERE {{ ?x a {cls} }}"))

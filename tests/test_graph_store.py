@@ -16,9 +16,12 @@ import urllib.parse
 import pytest
 import rdflib
 import requests
-from conftest import start_server, stop_server
 from pyoxigraph import RdfFormat, parse
-from test_merge import (
+
+from amity import history, iris
+from amity.partners import Registry
+from tests.conftest import start_server, stop_server
+from tests.test_merge import (
     CITY,
     PARTNER,
     PARTNER_GRAPH,
@@ -28,9 +31,6 @@ from test_merge import (
     make_reference_store,
     twinning_turtle,
 )
-
-from amity import history, iris
-from amity.partners import Registry
 
 UPLOAD_LIMIT = 64 * 1024
 TURTLE = {"Content-Type": "text/turtle"}

@@ -33,6 +33,7 @@ PREFIXES = """\
 @prefix org: <http://www.w3.org/ns/org#> .
 @prefix prov: <http://www.w3.org/ns/prov#> .
 @prefix wgs: <http://www.w3.org/2003/01/geo/wgs84_pos#> .
+@prefix geo: <http://www.opengis.net/ont/geosparql#> .
 @prefix cdo: <https://w3id.org/citydiplomacy/ontology#> .
 @prefix cdi: <https://w3id.org/citydiplomacy/id/> .
 @prefix wd: <http://www.wikidata.org/entity/> .
@@ -57,8 +58,9 @@ CITIES = [  # key, QID, GeoNames id, English, Chinese, country, lat, long
 GAZETTEER = PREFIXES + "".join(f"""
 cdi:city/{key} a cdo:City ; skos:prefLabel "{en}"@en, "{zh}"@zh ; cdo:country cdi:country/{country} ;
     {'cdo:wikidataId "' + qid + '" ; ' if key == qid else ''}cdo:geonamesId "{gn}" ;
-    wgs:lat "{lat}"^^xsd:decimal ; wgs:long "{long}"^^xsd:decimal .""" for key, qid, gn, en, zh, country, lat, long
-    in CITIES)
+    wgs:lat "{lat}"^^xsd:decimal ; wgs:long "{long}"^^xsd:decimal ; geo:hasGeometry <{iris.city(key)}#geometry> .
+<{iris.city(key)}#geometry> geo:asWKT "POINT({long} {lat})"^^geo:wktLiteral ."""
+    for key, qid, gn, en, zh, country, lat, long in CITIES)
 # Qingdao's QID was learned after its key was minted: it is known through graph/links only.
 LINKS = PREFIXES + "".join(f"""
 cdi:city/{key} owl:sameAs wd:{qid}, <https://sws.geonames.org/{gn}/> .""" for key, qid, gn, *_ in CITIES)
@@ -215,7 +217,8 @@ def test_a_conflict_is_reported_and_both_claims_stay_queryable(reference_store, 
 
 def test_a_partial_statement_about_a_reference_city_is_validated_with_the_reference_data(
         reference_store, partner, tmp_path):
-    """Another country for a city: a conflict, not a violation, though the upload alone lacks the city's name."""
+    """Another country for a city: a conflict, not a violation, though the upload alone lacks the city's name
+    (and its geometry node, which the city's reference triples bring along)."""
     text = PREFIXES + "cdi:city/Q656 cdo:country cdi:country/FR .\n"
     answer = merge.merge(reference_store, partner, PARTNER_GRAPH, upload_of(tmp_path, text), operation="replace")
     assert [(c["predicate"], c["partner_value"], c["reference_value"]) for c in answer["conflicts"]] == [

@@ -11,12 +11,12 @@ import stat
 import pytest
 from click.testing import CliRunner
 from pyoxigraph import NamedNode
-from test_merge import PARTNER, PARTNER_GRAPH, dump, expand, make_reference_store, twinning_turtle
 
 from amity import history, iris, merge
 from amity.cli import cli
 from amity.partners import Registry, bearer_token, check_writable, graph_key, owner_of, token_hash
 from amity.problems import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from tests.test_merge import PARTNER, PARTNER_GRAPH, dump, expand, make_reference_store, twinning_turtle
 
 
 @pytest.fixture

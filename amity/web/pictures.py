@@ -18,6 +18,7 @@ from amity.results import Cell, Table
 from amity.web import maps
 
 WIDTH = 720
+Node = tuple[Cell, str]  # a term and its label
 
 
 def pictures(query: SavedQuery, table: Table, background: str) -> list[tuple[str, Markup]]:
@@ -37,15 +38,26 @@ def pictures(query: SavedQuery, table: Table, background: str) -> list[tuple[str
                                            y_name=hint["y"])))
     hint = query.hint("network")
     if hint:
-        edges = []
-        for row in table.rows:
-            source, target = row.get(hint["source"]), row.get(hint["target"])
-            if source is not None and target is not None:
-                edges.append(((source, _text(row.get(hint.get("source_label", "")) or source)),
-                              (target, _text(row.get(hint.get("target_label", "")) or target))))
+        edges = network_edges(table, hint)
         if edges:
             out.append(("network", network(edges, title=f"network: {query.title}")))
     return out
+
+
+def network_edges(table: Table, hint: dict) -> list[tuple[Node, Node]]:
+    """Pairs of nodes from ``source``/``target`` columns, or along a ``path`` of columns (a chain per row)."""
+    if isinstance(hint.get("path"), list):
+        columns = [str(c) for c in hint["path"]]
+        labels = [str(c) for c in hint.get("labels", [])] + [""] * len(columns)
+    else:
+        columns = [str(hint["source"]), str(hint["target"])]
+        labels = [str(hint.get("source_label", "")), str(hint.get("target_label", ""))]
+    edges: list[tuple[Node, Node]] = []
+    for row in table.rows:
+        chain = [(row.get(c), row.get(label)) for c, label in zip(columns, labels, strict=False)]
+        nodes = [(cell, _text(label_cell) or cell.short) for cell, label_cell in chain if cell is not None]
+        edges.extend(zip(nodes, nodes[1:], strict=False))
+    return edges
 
 
 def _text(cell: Cell | None) -> str:
@@ -117,9 +129,6 @@ def bar_chart(bars: list[tuple[str, float]], *, title: str, x_name: str = "", y_
 
 def _clip(text: str, size: int) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
-
-
-Node = tuple[Cell, str]  # the term and its label
 
 
 def network(edges: list[tuple[Node, Node]], *, title: str) -> Markup:

@@ -8,19 +8,37 @@ extension (``/queries/NAME.csv``). Either way the answer comes from
 
 from __future__ import annotations
 
+import logging
+import threading
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, json, render_template, request, stream_with_context, url_for
 
-from amity import catalogue, formats, openapi, results
+from amity import catalogue, formats, openapi, resolve, results
 from amity.problems import AmityError, BadParameter
 from amity.web import amity, maps
 from amity.web.pictures import pictures
 
 bp = Blueprint("queries", __name__)
-
+log = logging.getLogger(__name__)
 PAGE_SIZE = 100
+GRAPH_PREVIEW = 200_000  # bytes of Turtle shown on the page of a CONSTRUCT query
 LIST_FORMATS = (formats.HTML, formats.JSON)
+
+
+@bp.record_once
+def _warm_name_index(state) -> None:
+    """Build the city-name index in the background: the first query naming a city would wait seconds for it."""
+    service = state.app.extensions.get("amity")
+
+    def warm() -> None:
+        try:
+            resolve.warm(service.store.reader())
+        except Exception:  # no graph yet, or a store being rebuilt: the first request builds it instead
+            log.debug("could not warm the name index", exc_info=True)
+
+    if service is not None:
+        threading.Thread(target=warm, name="amity-warm-names", daemon=True).start()
 
 
 def _split(name: str) -> tuple[str, str | None]:
@@ -100,15 +118,22 @@ def _page(query: catalogue.SavedQuery) -> Response:
     values = {k: v for k, v in request.args.items() if k not in catalogue.RESERVED}
     problem: dict | None = None
     table = None
+    graph_text = None
     answer = None
     status = 200
     choices = {p.name: catalogue.allowed_values(store, p) for p in query.params}
     missing = [p.name for p in query.params if p.required and not (values.get(p.name) or p.default)]
     try:
         _, limit, offset = _request_values()
-        if not missing:
+        if not missing and query.form in ("SELECT", "ASK"):
             answer = catalogue.run(service, query.name, values, "json", limit=limit or PAGE_SIZE, offset=offset)
             table = results.parse(b"".join(answer.chunks))
+        elif not missing:  # CONSTRUCT or DESCRIBE: show the Turtle, offer every RDF format
+            answer = catalogue.run(service, query.name, values, "turtle", limit=limit, offset=offset)
+            body = b"".join(answer.chunks)
+            graph_text = body[:GRAPH_PREVIEW].decode("utf-8", "replace")
+            if len(body) > GRAPH_PREVIEW:
+                graph_text += "\n# … cut here: download the whole graph below"
     except AmityError as error:
         if error.status >= 500:
             raise
@@ -130,8 +155,8 @@ def _page(query: catalogue.SavedQuery) -> Response:
     downloads = [(f.name, _link(query.name + "." + f.extensions[0], values, download=1)) for f in query.offered]
     editor = url_for("meta.index") + "?" + urlencode({"query": query.text})
     html = render_template("saved_query.html", query=query, values=values, choices=choices, problem=problem,
-                           table=table, columns=shown, figures=figures, pager=pager, downloads=downloads,
-                           answer=answer, editor=editor)
+                           table=table, graph_text=graph_text, columns=shown, figures=figures, pager=pager,
+                           downloads=downloads, answer=answer, editor=editor)
     response = Response(html, status=status, content_type=formats.HTML.content_type)
     if "next" in pager:
         response.headers["Link"] = f'<{pager["next"]}>; rel="next"'
