@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loaders.places import PlaceIndex
 from pyoxigraph import NamedNode, Quad, Store
 
 from amity import derive, graphmeta, iris
@@ -26,6 +25,7 @@ from amity.store import EmbeddedStore
 from amity.validate import Report
 from loaders import LOADERS
 from loaders.base import BuildContext, RowProblem, Triple, Unmatched, no_blank_nodes
+from loaders.places import PlaceIndex
 
 #: Graphs that belong to partners or record their merges: kept across rebuilds.
 PARTNER_PREFIX = iris.GRAPH + "partner/"
@@ -153,9 +153,15 @@ def build(store: EmbeddedStore, *, progress: Progress = silent_progress, workers
             report.timings["derive"] = time.perf_counter() - t
 
             t = time.perf_counter()
-            sizes = {g.graph: g.triples for g in report.graphs} | carried
+            sizes = {g.graph: g.triples for g in report.graphs}
             report.validation = _validate(master, master_dir, [g.graph for g in report.graphs] +
-                                          sorted(carried) + [derive.DERIVED_GRAPH], workers, progress, sizes)
+                                          [derive.DERIVED_GRAPH], workers, progress, sizes)
+            # Partner graphs are checked as their merge checked them: together with the new reference data
+            # about the resources they speak of (alone, a graph adding one name to a city would fail).
+            from amity.merge import revalidate
+
+            for graph in sorted(carried):
+                report.validation["partner " + graph[len(PARTNER_PREFIX):]] = revalidate(master, graph)[0]
             report.timings["validate"] = time.perf_counter() - t
             if report.violations:
                 raise BuildFailed(

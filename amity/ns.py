@@ -48,7 +48,13 @@ class Namespace:
 
 #: Every term of ``ontology/cdo.ttl``; checked against the file by the tests.
 CDO_TERMS = frozenset(
-    ["City", "Port", "Country", "CityCluster", "CityNetwork", "InternationalOrganization", "GovernmentBody", "Twinning", "Forum", "ForumEdition", "Session", "Initiative", "Agreement", "ConsularPost", "SourceDocument", "Observation", "Place", "Organization", "country", "wikidataId", "geonamesId", "iso2", "iso3", "population", "party", "twinningType", "status", "intentDate", "field", "evidencedBy", "twinnedWith", "headquarters", "sessionType", "agreementType", "signatory", "signingDate", "adoptedAt", "establishes", "initiatedBy", "participant", "sendingCountry", "consularPostType", "measure", "quote", "unlocode"]
+    """
+    City Port Country CityCluster CityNetwork InternationalOrganization GovernmentBody Twinning Forum
+    ForumEdition Session Initiative Agreement ConsularPost SourceDocument Observation Place Organization
+    country wikidataId geonamesId iso2 iso3 population party twinningType status intentDate field
+    evidencedBy twinnedWith headquarters sessionType agreementType signatory signingDate adoptedAt
+    establishes initiatedBy participant sendingCountry consularPostType measure quote unlocode
+    """.split()
 )
 
 CDO = Namespace(iris.ONTOLOGY, CDO_TERMS)

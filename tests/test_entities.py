@@ -56,9 +56,10 @@ def test_ontology_and_vocabulary_terms_resolve(client):
 
 
 def test_labels_are_escaped_in_html(client, app):
+    from pyoxigraph import Literal, NamedNode
+
     from amity.describe import Description, Statement
     from amity.web.entities import _page
-    from pyoxigraph import Literal, NamedNode
 
     with app.test_request_context("/id/city/x"):
         description = Description("https://w3id.org/citydiplomacy/id/city/x-evil")
