@@ -28,19 +28,16 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from pyoxigraph import Literal, NamedNode, Store, Variable
 
 from amity import formats
-from amity.ns import PREFIXES, XSD
+from amity.parameters import DATE, LANGUAGE, allowed_values, bind, pick_allowed, term_for
 from amity.problems import BadParameter, NotFound
-from amity.resolve import resolve
 from amity.sparql_text import QUERY_FORMS, tokens
 
 if TYPE_CHECKING:
@@ -48,11 +45,13 @@ if TYPE_CHECKING:
     from amity.sparql import Prepared
     from amity.store import EmbeddedStore
 
+__all__ = ["DATE", "LANGUAGE", "Answer", "Parameter", "SavedQuery", "allowed_values", "bind", "get",
+           "load_catalogue", "page_bounds", "parse_saved_query", "pick_allowed", "run", "term_for",
+           "with_window"]
+
 QUERY_DIR = Path(__file__).resolve().parent.parent / "queries"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TYPES = ("city", "country", "network", "iri", "string", "language", "integer", "decimal", "date")
-LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
-DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 #: Request parameters the catalogue itself answers to; a saved query may not name a parameter so.
 RESERVED = frozenset({"limit", "offset", "format", "download"})
 #: Display hints a header may carry, with the columns each one names.
@@ -73,8 +72,9 @@ class Parameter:
     required: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "description": self.description, "default": self.default,
-                "example": self.example, "allowed": list(self.allowed), "required": self.required}
+        return {"name": self.name, "type": self.type, "description": self.description,
+                "default": self.default, "example": self.example, "allowed": list(self.allowed),
+                "required": self.required}
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,9 @@ class SavedQuery:
         return self.text
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "title": self.title, "description": self.description, "tags": list(self.tags),
-                "params": [p.to_dict() for p in self.params], "query": self.text, **self.extra}
+        return {"name": self.name, "title": self.title, "description": self.description,
+                "tags": list(self.tags), "params": [p.to_dict() for p in self.params], "query": self.text,
+                **self.extra}
 
 
 def projection(text: str) -> set[str] | None:
@@ -194,7 +195,8 @@ def parse_saved_query(path: Path) -> SavedQuery:
         if kind not in TYPES:
             raise ValueError(f"{path}: parameter {param_name} has unknown type {kind!r}")
         if param_name in RESERVED:
-            raise ValueError(f"{path}: {param_name!r} is reserved for paging and formats; rename the parameter")
+            raise ValueError(f"{path}: {param_name!r} is reserved for paging and formats; "
+                             "rename the parameter")
         params.append(Parameter(
             name=param_name, type=kind, description=str(spec.get("description", "")),
             default=None if spec.get("default") is None else str(spec["default"]),
@@ -245,122 +247,6 @@ def get(name: str, directory: Path = QUERY_DIR) -> SavedQuery:
                    extra={"catalogue": [q.name for q in load_catalogue(directory)]})
 
 
-_allowed_cache: dict[tuple[int, str], list[tuple[str, str]]] = {}
-_allowed_lock = threading.Lock()
-
-
-def allowed_values(store: Store, parameter: Parameter) -> list[tuple[str, str]]:
-    """``(value, label)`` pairs for a parameter's dropdown: its list, or what its query returns.
-
-    Query answers are cached per store handle (a new snapshot is a new handle).
-    """
-    if parameter.allowed:
-        return [(v, v) for v in parameter.allowed]
-    if not parameter.allowed_query:
-        return []
-    key = (id(store), parameter.allowed_query)
-    with _allowed_lock:
-        if key in _allowed_cache:
-            return _allowed_cache[key]
-    rows = store.query(parameter.allowed_query, prefixes=PREFIXES, use_default_graph_as_union=True)
-    values: dict[str, str] = {}
-    for row in rows:
-        if row["value"] is not None:
-            label = row["label"].value if row["label"] is not None else row["value"].value
-            values.setdefault(row["value"].value, label)
-    pairs = sorted(values.items(), key=lambda pair: (pair[1].casefold(), pair[0]))
-    with _allowed_lock:
-        if len(_allowed_cache) > 200:
-            _allowed_cache.clear()
-        _allowed_cache[key] = pairs
-    return pairs
-
-
-def bind(store: Store, query: SavedQuery, values: Mapping[str, str]) -> dict[Variable, NamedNode | Literal]:
-    """Check every given value against its parameter and turn it into an RDF term.
-
-    :raises BadParameter: naming the parameter and what it expects (also for unknown parameters).
-    """
-    known = {p.name for p in query.params}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise BadParameter(f"{query.name} has no parameter(s) {', '.join(unknown)}",
-                           extra={"parameters": sorted(known)})
-    bound: dict[Variable, NamedNode | Literal] = {}
-    for parameter in query.params:
-        raw = values.get(parameter.name)
-        if raw is None or raw.strip() == "":
-            raw = parameter.default
-        if raw is None:
-            if parameter.required:
-                raise BadParameter(f"parameter {parameter.name!r} ({parameter.type}) is required",
-                                   extra={"parameter": parameter.name})
-            continue
-        bound[Variable(parameter.name)] = term_for(store, parameter, raw)
-    return bound
-
-
-def term_for(store: Store, parameter: Parameter, raw: str) -> NamedNode | Literal:
-    """One value as the RDF term its type calls for.
-
-    :raises BadParameter: naming the parameter and what it expects.
-    """
-    raw = raw.strip()
-    kind = parameter.type
-
-    def bad(expected: str) -> BadParameter:
-        return BadParameter(f"parameter {parameter.name!r} expects {expected}, got {raw!r}",
-                            extra={"parameter": parameter.name, "expected": expected})
-
-    if parameter.allowed and raw not in parameter.allowed:
-        raise BadParameter(f"parameter {parameter.name!r} must be one of {', '.join(parameter.allowed)}",
-                           extra={"parameter": parameter.name, "allowed": list(parameter.allowed)})
-    if kind in ("city", "country", "network"):
-        return resolve(store, kind, raw, parameter=parameter.name)
-    if kind == "iri":
-        if parameter.allowed_query:
-            raw = _pick_allowed(store, parameter, raw)
-        if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]*$", raw):
-            raise bad("an absolute IRI")
-        return NamedNode(raw)
-    if kind == "integer":
-        if not re.match(r"^[+-]?\d{1,18}$", raw):
-            raise bad("an integer")
-        return Literal(str(int(raw)), datatype=XSD.integer)
-    if kind == "decimal":
-        if not re.match(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", raw):
-            raise bad("a decimal number such as 31.23")
-        return Literal(raw, datatype=XSD.decimal)
-    if kind == "date":
-        if not DATE.match(raw):
-            raise bad("a date: YYYY, YYYY-MM or YYYY-MM-DD")
-        datatype = {4: XSD.gYear, 7: XSD.gYearMonth, 10: XSD.date}[len(raw)]
-        return Literal(raw, datatype=datatype)
-    if kind == "language":
-        if not LANGUAGE.match(raw):
-            raise bad("a language tag such as zh, en or ru")
-        return Literal(raw.lower())
-    if len(raw) > 500:
-        raise bad("a string of at most 500 characters")
-    if parameter.allowed_query:
-        raw = _pick_allowed(store, parameter, raw)
-    return Literal(raw)
-
-
-def _pick_allowed(store: Store, parameter: Parameter, raw: str) -> str:
-    """One of the allowed values, given as itself, its last IRI segment (``trade``) or its label.
-
-    :raises BadParameter: listing the allowed values when none fits.
-    """
-    pairs = allowed_values(store, parameter)
-    wanted = raw.casefold()
-    for value, label in pairs:
-        if raw == value or wanted in (re.split(r"[/#]", value)[-1].casefold(), label.casefold()):
-            return value
-    raise BadParameter(f"parameter {parameter.name!r} must be one of the listed values, got {raw!r}",
-                       extra={"parameter": parameter.name, "allowed": [v for v, _ in pairs][:200]})
-
-
 # -- running ------------------------------------------------------------------------------------------
 
 
@@ -396,7 +282,8 @@ def with_window(text: str, limit: int | None, offset: int) -> str:
     if old_limit is not None:
         remaining = max(old_limit - offset, 0)
         new_limit = remaining if limit is None else min(limit, remaining)
-    clause = (f" LIMIT {new_limit}" if new_limit is not None else "") + (f" OFFSET {new_offset}" if new_offset else "")
+    clause = (f" LIMIT {new_limit}" if new_limit is not None else "") \
+        + (f" OFFSET {new_offset}" if new_offset else "")
     insert_at = len(text.rstrip())
     top = [t for t in tokens(text) if t.depth == 0]
     values = [t for t in top if t.kind == "word" and t.text.upper() == "VALUES"]
@@ -461,7 +348,8 @@ def run(target: Amity | EmbeddedStore, name: str, params: Mapping[str, str], fmt
     bindings = sparql.encode_substitutions(bind(store, query, params))
     used = {p.name: (params.get(p.name) or p.default or "") for p in query.params}
 
-    def execute(text: str, format_name: str | None, accept_header: str | None) -> tuple[Prepared, Iterator[bytes]]:
+    def execute(text: str, format_name: str | None,
+                accept_header: str | None) -> tuple[Prepared, Iterator[bytes]]:
         if service is not None:
             prepared = service.prepare(text, format_name=format_name, accept=accept_header,
                                        substitutions=bindings)

@@ -104,8 +104,8 @@ def serve(store_path: Path | None, host: str, port: int, workers: int, threads: 
 @click.option("--param", "-p", "params", multiple=True, metavar="K=V",
               help="A parameter value, e.g. --param city=Qingdao (repeat for more).")
 @click.option("--format", "-f", "format_name", default="table", show_default=True,
-              help="table, or any format of the answer: json, xml, csv, tsv (SELECT); turtle, ntriples, jsonld, "
-                   "rdfxml (CONSTRUCT).")
+              help="table, or any format of the answer: json, xml, csv, tsv (SELECT); turtle, ntriples, "
+                   "jsonld, rdfxml (CONSTRUCT).")
 @click.option("--limit", type=int, default=None, help="Answer one page of at most this many rows.")
 @click.option("--offset", type=int, default=0, show_default=True, help="Rows to skip before the page.")
 @click.option("--list", "list_only", is_flag=True, help="List the saved queries and their parameters.")
@@ -140,9 +140,9 @@ def query(store_path: Path | None, name: str | None, params: tuple[str, ...], fo
         if answer.has_more:
             click.echo(f"(more rows follow: --offset {offset + (limit or 0)})")
     else:
-        out = click.get_binary_stream("stdout")
-        out.write(body)
-        out.flush()
+        sys.stdout.flush()
+        sys.stdout.buffer.write(body)  # the bytes exactly as the HTTP API sends them
+        sys.stdout.buffer.flush()
 
 
 # -- partners (docs/partners.md) ---------------------------------------------------------------------------

@@ -11,15 +11,19 @@ from typing import Any
 from pyoxigraph import Store
 
 from amity import __version__, formats
-from amity.catalogue import DATE, LANGUAGE, MAX_LIMIT, Parameter, SavedQuery, allowed_values
+from amity.catalogue import MAX_LIMIT, Parameter, SavedQuery
+from amity.parameters import DATE, LANGUAGE, allowed_values, pick_allowed
+from amity.problems import BadParameter
 
 MAX_ENUM = 300
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 
 _TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
-    "city": {"type": "string", "description": "our IRI, a Wikidata QID or IRI, a GeoNames id or IRI, or a name "
-                                              "in any language (add ', CC' with the ISO country code if needed)"},
-    "country": {"type": "string", "description": "ISO 3166 alpha-2 or alpha-3 code, our IRI, a QID or a name"},
+    "city": {"type": "string",
+             "description": "our IRI, a Wikidata QID or IRI, a GeoNames id or IRI, or a name in any language "
+                            "(add ', CC' with the ISO country code if needed)"},
+    "country": {"type": "string",
+                "description": "ISO 3166 alpha-2 or alpha-3 code, our IRI, a QID or a name"},
     "network": {"type": "string", "description": "our IRI or slug (c40), a Wikidata QID, or a name"},
     "iri": {"type": "string", "format": "uri"},
     "string": {"type": "string", "maxLength": 500},
@@ -35,17 +39,32 @@ def _parameter(store: Store, parameter: Parameter) -> dict[str, Any]:
     description = parameter.description or parameter.type
     if "description" in schema:
         description += f" ({schema.pop('description')})"
-    allowed = allowed_values(store, parameter) if parameter.allowed or parameter.allowed_query else []
+    # Cities, countries and networks are resolved from names, so their known values are not an enum.
+    enumerated = parameter.allowed or (parameter.allowed_query and parameter.type in ("iri", "string"))
+    allowed = allowed_values(store, parameter) if enumerated else []
     if allowed and len(allowed) <= MAX_ENUM:
         schema = {"type": "string", "enum": [value for value, _ in allowed]}
+        if parameter.allowed_query:
+            description += " (also accepted: the last segment of the IRI, e.g. " \
+                           f"{allowed[0][0].rsplit('/', 1)[-1]!r}, or its English label)"
     if parameter.default is not None:
-        schema["default"] = _typed(parameter.type, parameter.default)
+        schema["default"] = _typed(parameter.type, _canonical(store, parameter, parameter.default))
     out: dict[str, Any] = {"name": parameter.name, "in": "query", "required": parameter.required,
                            "description": description, "schema": schema}
     example = parameter.example or parameter.default
     if example is not None:
-        out["example"] = _typed(parameter.type, example)
+        out["example"] = _typed(parameter.type, _canonical(store, parameter, example))
     return out
+
+
+def _canonical(store: Store, parameter: Parameter, value: str) -> str:
+    """A default or example given in short form (``trade``) as the allowed IRI it stands for."""
+    if parameter.allowed_query and not parameter.allowed:
+        try:
+            return pick_allowed(store, parameter, value)
+        except BadParameter:
+            return value
+    return value
 
 
 def _typed(kind: str, value: str) -> Any:
@@ -62,8 +81,9 @@ def _typed(kind: str, value: str) -> Any:
 
 def _operation(store: Store, query: SavedQuery) -> dict[str, Any]:
     paging = [
-        {"name": "limit", "in": "query", "required": False, "description": "answer one page of this many rows; "
-         "a `Link: rel=\"next\"` header points to the next page",
+        {"name": "limit", "in": "query", "required": False,
+         "description": "answer one page of this many rows; "
+                        "a `Link: rel=\"next\"` header points to the next page",
          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
         {"name": "offset", "in": "query", "required": False, "description": "rows to skip before the page",
          "schema": {"type": "integer", "minimum": 0, "default": 0}},
@@ -75,7 +95,8 @@ def _operation(store: Store, query: SavedQuery) -> dict[str, Any]:
         "operationId": query.name.replace("-", "_"),
         "summary": query.title,
         "description": query.description + "\n\nThe same answer: `amity query " + query.name
-        + "`; a file: `/queries/" + query.name + ".{" + ",".join(f.extensions[0] for f in query.offered) + "}`.",
+        + "`; a file: `/queries/" + query.name
+        + ".{" + ",".join(f.extensions[0] for f in query.offered) + "}`.",
         "tags": list(query.tags) or ["saved queries"],
         "parameters": [_parameter(store, p) for p in query.params] + paging,
         "responses": {
@@ -106,8 +127,8 @@ def document(store: Store, catalogue: tuple[SavedQuery, ...], *, server_url: str
         "openapi": "3.0.3",
         "info": {"title": "Amity saved queries", "version": __version__,
                  "description": "The standard questions of city-diplomacy research as parameterised SPARQL "
-                                "queries over the Amity graph. Parameters are bound as RDF terms, never pasted "
-                                "into the query text. The free SPARQL endpoint is at /sparql."},
+                                "queries over the Amity graph. Parameters are bound as RDF terms, never "
+                                "pasted into the query text. The free SPARQL endpoint is at /sparql."},
         "servers": [{"url": server_url}],
         "paths": paths,
         "components": {

@@ -14,10 +14,10 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
-from pyoxigraph import NamedNode, Store
+from pyoxigraph import Literal, NamedNode, Store
 
 from amity import iris
-from amity.ns import PREFIXES
+from amity.ns import CDO, PREFIXES, RDF, RDFS, SKOS
 from amity.problems import BadParameter
 
 KIND_CLASSES = {
@@ -25,6 +25,8 @@ KIND_CLASSES = {
     "country": ("cdo:Country",),
     "network": ("cdo:CityNetwork", "cdo:InternationalOrganization", "cdo:GovernmentBody"),
 }
+KIND_IRIS = {curie: iris.ONTOLOGY + curie.split(":", 1)[1]
+             for classes in KIND_CLASSES.values() for curie in classes}
 WIKIDATA = re.compile(r"^(?:https?://www\.wikidata\.org/(?:entity|wiki)/|wd:)?(Q[1-9]\d*)$")
 GEONAMES = re.compile(r"^(?:https?://(?:sws\.|www\.)?geonames\.org/|gn-|geonames:)?(\d+)/?(?:about\.rdf)?$")
 COUNTRY_SUFFIX = re.compile(r"^(.*?),\s*([A-Za-z]{2})$")
@@ -51,7 +53,7 @@ class _Index:
 
 _indexes: dict[tuple[int, str], _Index] = {}
 _lock = threading.Lock()
-_build_lock = threading.Lock()  # one build at a time: a request waits for the warming thread's build
+_build_lock = threading.Lock()  # one build at a time: concurrent requests wait for the first one
 
 
 def normalise(name: str) -> str:
@@ -94,13 +96,15 @@ def _build(store: Store, kind: str, key: tuple[int, str]) -> _Index:
     countries: dict[str, str] = {}
     # Cities are most of the graph: scanning every label beats a join. Other kinds are few: join.
     scope = "" if kind == "city" else f"VALUES ?class {{ {' '.join(KIND_CLASSES[kind])} }} ?x a ?class . "
-    for row in _rows(store, f"SELECT ?x ?label WHERE {{ {scope}?x skos:prefLabel|skos:altLabel|rdfs:label ?label }}"):
+    labels = f"SELECT ?x ?label WHERE {{ {scope}?x skos:prefLabel|skos:altLabel|rdfs:label ?label }}"
+    for row in _rows(store, labels):
         iri = row[0].value
         if iri in known:
             label = row[1]
             by_name[normalise(label.value)].add(iri)
             (english if label.language == "en" else other).setdefault(iri, label.value)
-    for row in _rows(store, f"SELECT ?x ?id WHERE {{ {scope}?x cdo:wikidataId|cdo:geonamesId|cdo:iso2|cdo:iso3 ?id }}"):
+    identifiers = f"SELECT ?x ?id WHERE {{ {scope}?x cdo:wikidataId|cdo:geonamesId|cdo:iso2|cdo:iso3 ?id }}"
+    for row in _rows(store, identifiers):
         if row[0].value in known:
             by_identifier.setdefault(row[1].value.upper(), row[0].value)
     if kind == "city":
@@ -117,23 +121,19 @@ def _build(store: Store, kind: str, key: tuple[int, str]) -> _Index:
 
 
 def candidates(store: Store, kind: str, text: str) -> list[Candidate]:
-    """Every resource of ``kind`` whose identifier or name is ``text``, best known first."""
-    index = _index(store, kind)
+    """Every resource of ``kind`` whose identifier or name is ``text``, best known first.
+
+    Identifiers and names spelt as stored are looked up directly in the store's
+    indexes (microseconds); only a name that matches no label exactly (other
+    case, full-width letters, "Name, CC") falls back to the normalised index,
+    which takes seconds to build the first time.
+    """
     raw = text.strip()
-    if raw.startswith(iris.ID):
-        return [index.info[raw]] if raw in index.known else []
-    match = WIKIDATA.match(raw)
-    if match and match.group(1) in index.by_identifier:
-        return [index.info[index.by_identifier[match.group(1)]]]
-    match = GEONAMES.match(raw)
-    if match and kind == "city" and match.group(1) in index.by_identifier:
-        return [index.info[index.by_identifier[match.group(1)]]]
-    if kind == "country" and raw.upper() in index.by_identifier:
-        return [index.info[index.by_identifier[raw.upper()]]]
-    if kind == "network" and iris.org(raw) in index.known:
-        return [index.info[iris.org(raw)]]
+    direct = _direct(store, kind, raw)
+    if direct is not None:
+        return sorted((_describe(store, iri) for iri in direct), key=lambda c: (c.label, c.iri))
+    index = _index(store, kind)
     found = index.by_name.get(normalise(raw), set())
-    country = None
     if not found:
         suffix = COUNTRY_SUFFIX.match(raw)
         if suffix:
@@ -141,6 +141,73 @@ def candidates(store: Store, kind: str, text: str) -> list[Candidate]:
             found = {iri for iri in index.by_name.get(normalise(suffix.group(1)), set())
                      if index.info[iri].country == country}
     return sorted((index.info[iri] for iri in found), key=lambda c: (c.label, c.iri))
+
+
+#: Language tags tried for an exact-label lookup before the normalised index is needed.
+LOOKUP_LANGUAGES = ("en", "zh", "ru", "fr", "es", "ar", "de", "ja", "ko", "pt", "it", "zh-hans", "zh-hant")
+_LABELS = (SKOS.prefLabel, SKOS.altLabel, RDFS.label)
+
+
+def _of_kind(store: Store, iri: str, kind: str) -> bool:
+    classes = {KIND_IRIS[c] for c in KIND_CLASSES[kind]}
+    return any(quad.object.value in classes
+               for quad in store.quads_for_pattern(NamedNode(iri), RDF.type, None, None))
+
+
+def _direct(store: Store, kind: str, raw: str) -> set[str] | None:
+    """IRIs found by exact lookups; None when only the normalised index can tell."""
+    if raw.startswith(iris.ID):
+        return {raw} if _of_kind(store, raw, kind) else set()
+    identifiers: list[tuple[NamedNode, str]] = []
+    match = WIKIDATA.match(raw)
+    if match:
+        identifiers.append((CDO.wikidataId, match.group(1)))
+    match = GEONAMES.match(raw)
+    if match and kind == "city":
+        identifiers.append((CDO.geonamesId, match.group(1)))
+    if kind == "country" and re.fullmatch(r"[A-Za-z]{2,3}", raw):
+        identifiers.append((CDO.iso2 if len(raw) == 2 else CDO.iso3, raw.upper()))
+    if kind == "network" and iris.slug(raw) == raw and _of_kind(store, iris.org(raw), kind):
+        return {iris.org(raw)}
+    for predicate, value in identifiers:
+        found = {q.subject.value for q in store.quads_for_pattern(None, predicate, Literal(value), None)
+                 if _of_kind(store, q.subject.value, kind)}
+        if found:
+            return found
+    found = _named(store, kind, raw)
+    suffix = COUNTRY_SUFFIX.match(raw)
+    if not found and suffix and kind == "city":  # "Springfield, US"
+        country = iris.country(suffix.group(2))
+        found = {iri for iri in _named(store, kind, suffix.group(1))
+                 if any(q.object.value == country
+                        for q in store.quads_for_pattern(NamedNode(iri), CDO.country, None, None))}
+    return found or None
+
+
+def _named(store: Store, kind: str, name: str) -> set[str]:
+    """Resources of ``kind`` labelled ``name`` (as typed, Title Case or lower case) in a common language."""
+    found: set[str] = set()
+    for spelling in {name, name.title(), name.capitalize(), name.lower()}:
+        terms = [Literal(spelling)] + [Literal(spelling, language=tag) for tag in LOOKUP_LANGUAGES]
+        for predicate in _LABELS:
+            for term in terms:
+                found.update(q.subject.value for q in store.quads_for_pattern(None, predicate, term, None))
+    return {iri for iri in found if _of_kind(store, iri, kind)}
+
+
+def _describe(store: Store, iri: str) -> Candidate:
+    """Label (English first) and ISO country code of one resource, for the candidate list."""
+    node = NamedNode(iri)
+    labels = {q.object.language or "": q.object.value
+              for q in store.quads_for_pattern(node, SKOS.prefLabel, None, None)}
+    label = labels.get("en") or next(iter(sorted(labels.values())), None) or iris.key_of(iri)
+    country = None
+    for quad in store.quads_for_pattern(node, CDO.country, None, None):
+        codes = list(store.quads_for_pattern(quad.object, CDO.iso2, None, None))
+        if codes:
+            country = codes[0].object.value
+            break
+    return Candidate(iri, label, country)
 
 
 def resolve(store: Store, kind: str, text: str, *, parameter: str = "value") -> NamedNode:
@@ -162,7 +229,8 @@ def resolve(store: Store, kind: str, text: str, *, parameter: str = "value") -> 
         f"parameter {parameter!r}: {text!r} names {len(found)} places; say which one",
         extra={"parameter": parameter,
                "candidates": [{"iri": c.iri, "label": c.label, "country": c.country,
-                               "use": hint if kind == "city" and hints.count(hint) == 1 else _identifier(c.iri)}
+                               "use": hint if kind == "city" and hints.count(hint) == 1
+                               else _identifier(c.iri)}
                               for c, hint in zip(found[:50], hints, strict=False)]},
     )
 
@@ -171,9 +239,3 @@ def _identifier(iri: str) -> str:
     """The shortest form of an IRI that still resolves: its QID or ``gn-`` key, else the IRI itself."""
     key = iris.key_of(iri)
     return key if WIKIDATA.match(key) or key.startswith("gn-") else iri
-
-
-def warm(store: Store) -> None:
-    """Build the indexes ahead of the first request that needs them (the city one takes seconds)."""
-    for kind in KIND_CLASSES:
-        _index(store, kind)

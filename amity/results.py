@@ -3,7 +3,8 @@
 The query workers send serialized bytes, so the pages read the same SPARQL
 JSON a client would get instead of holding pyoxigraph objects.
 
->>> table = parse(b'{"head":{"vars":["a","n"]},"results":{"bindings":[{"a":{"type":"literal","value":"x"}}]}}')
+>>> table = parse(b'{"head":{"vars":["a","n"]},'
+...               b'"results":{"bindings":[{"a":{"type":"literal","value":"x"}}]}}')
 >>> table.columns, table.rows[0]["a"].value, table.rows[0]["n"]
 (['a', 'n'], 'x', None)
 """
@@ -106,7 +107,8 @@ def text_table(table: Table, *, max_width: int = 60) -> str:
     widths = [max([_width(c)] + [_width(r[i]) for r in grid]) for i, c in enumerate(table.columns)]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(cells, widths, strict=True)).rstrip()
+        padded = (cell + " " * (width - _width(cell)) for cell, width in zip(cells, widths, strict=True))
+        return "  ".join(padded).rstrip()
 
     out = [line(table.columns), line(["-" * w for w in widths])] + [line(r) for r in grid]
     out.append(f"({len(grid)} row{'s' if len(grid) != 1 else ''})")

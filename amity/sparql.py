@@ -141,7 +141,8 @@ def syntax_error(error: SyntaxError, text: str) -> QuerySyntaxError:
 def evaluate(store: Store, prepared: Prepared):
     """Start evaluation (lazy for SELECT); syntax errors become :class:`QuerySyntaxError`."""
     try:
-        extra = {"substitutions": decode_substitutions(prepared.substitutions)} if prepared.substitutions else {}
+        extra = {"substitutions": decode_substitutions(prepared.substitutions)} \
+            if prepared.substitutions else {}
         return store.query(prepared.text, **prepared.query_options(), **extra)
     except SyntaxError as error:
         raise syntax_error(error, prepared.original or prepared.text) from None

@@ -40,7 +40,8 @@ def pictures(query: SavedQuery, table: Table, background: str) -> list[tuple[str
     if hint:
         edges = network_edges(table, hint)
         if edges:
-            out.append(("network", network(edges, title=f"network: {query.title}")))
+            layers = path_layers(table, hint) if isinstance(hint.get("path"), list) else None
+            out.append(("network", network(edges, title=f"network: {query.title}", layers=layers)))
     return out
 
 
@@ -58,6 +59,17 @@ def network_edges(table: Table, hint: dict) -> list[tuple[Node, Node]]:
         nodes = [(cell, _text(label_cell) or cell.short) for cell, label_cell in chain if cell is not None]
         edges.extend(zip(nodes, nodes[1:], strict=False))
     return edges
+
+
+def path_layers(table: Table, hint: dict) -> dict[str, int]:
+    """For chains: the position of each node along the path (0 for the start), where it first appears."""
+    layers: dict[str, int] = {}
+    for row in table.rows:
+        for position, name in enumerate(str(c) for c in hint["path"]):
+            cell = row.get(name)
+            if cell is not None:
+                layers.setdefault(cell.value, position)
+    return layers
 
 
 def _text(cell: Cell | None) -> str:
@@ -99,13 +111,14 @@ def _nice_ceiling(value: float) -> float:
 
 def bar_chart(bars: list[tuple[str, float]], *, title: str, x_name: str = "", y_name: str = "") -> Markup:
     """Vertical bars with a labelled y axis; x labels thinned out so they never overlap."""
-    height, left, right, top, bottom = 320, 56, 12, 16, 64
+    height, left, right, top, bottom = 320, 90, 12, 16, 70
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     top_value = _nice_ceiling(max(v for _, v in bars))
     step = plot_w / len(bars)
     every = max(1, math.ceil(len(bars) / 24))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" class="chart" '
-             f'aria-label="{escape(title)}"><rect width="{WIDTH}" height="{height}" fill="#ffffff"/>']
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
+             f'class="chart" aria-label="{escape(title)}">'
+             f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>']
     for i in range(5):
         value = top_value * i / 4
         y = top + plot_h - plot_h * i / 4
@@ -122,8 +135,8 @@ def bar_chart(bars: list[tuple[str, float]], *, title: str, x_name: str = "", y_
             cx, cy = x + step / 2, top + plot_h + 12
             parts.append(f'<text x="{cx:.1f}" y="{cy:.1f}" font-size="11" fill="#1d2733" text-anchor="end" '
                          f'transform="rotate(-45 {cx:.1f} {cy:.1f})">{escape(_clip(label, 18))}</text>')
-    parts.append(f'<text x="{WIDTH - right}" y="{height - 4}" text-anchor="end" font-size="11" fill="#5b6b7c">'
-                 f'{escape(x_name)} → {escape(y_name)}</text></svg>')
+    parts.append(f'<text x="{WIDTH - right}" y="{height - 4}" text-anchor="end" font-size="11" '
+                 f'fill="#5b6b7c">{escape(x_name)} → {escape(y_name)}</text></svg>')
     return Markup("".join(parts))
 
 
@@ -131,12 +144,13 @@ def _clip(text: str, size: int) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
 
 
-def network(edges: list[tuple[Node, Node]], *, title: str) -> Markup:
+def network(edges: list[tuple[Node, Node]], *, title: str, layers: dict[str, int] | None = None) -> Markup:
     """Pairs of places as a graph: a hub in the centre when one node holds most edges, the rest on a circle.
 
     Nodes keep the order they first appear in, sources before targets, so the two
     sides of a bipartite answer (cities of country A, cities of country B) fill
-    the two halves of the circle.
+    the two halves of the circle. Chains (``layers`` given) are drawn left to right
+    instead, one column per step.
     """
     height = 460
     order: dict[str, str] = {}
@@ -157,13 +171,23 @@ def network(edges: list[tuple[Node, Node]], *, title: str) -> Markup:
     ring = [key for key in order if not (centred and key == hub)]
     cx, cy, radius = WIDTH / 2, height / 2, height / 2 - 60
     position: dict[str, tuple[float, float]] = {}
-    if centred:
-        position[hub] = (cx, cy)
-    for i, key in enumerate(ring):
-        angle = -math.pi / 2 + 2 * math.pi * i / max(len(ring), 1)
-        position[key] = (cx + radius * 1.35 * math.cos(angle), cy + radius * math.sin(angle))
+    if layers:
+        centred = False
+        columns = max(layers.values()) + 1
+        for layer in range(columns):
+            members = [key for key in order if layers.get(key, 0) == layer]
+            for i, key in enumerate(members):
+                position[key] = (70 + (WIDTH - 140) * layer / max(columns - 1, 1),
+                                 30 + (height - 60) * (i + 0.5) / len(members))
+    else:
+        if centred:
+            position[hub] = (cx, cy)
+        for i, key in enumerate(ring):
+            angle = -math.pi / 2 + 2 * math.pi * i / max(len(ring), 1)
+            position[key] = (cx + radius * 1.35 * math.cos(angle), cy + radius * math.sin(angle))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
-             f'class="network" aria-label="{escape(title)}"><rect width="{WIDTH}" height="{height}" fill="#f7f9fb"/>']
+             f'class="network" aria-label="{escape(title)}">'
+             f'<rect width="{WIDTH}" height="{height}" fill="#f7f9fb"/>']
     for a, b in sorted(pairs):
         (x1, y1), (x2, y2) = position[a], position[b]
         parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="#2a6fdb" '
@@ -175,9 +199,9 @@ def network(edges: list[tuple[Node, Node]], *, title: str) -> Markup:
         node = (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{6 if main else 4}" '
                 f'fill="{"#d9480f" if main else "#2a6fdb"}"><title>{escape(label)}</title></circle>')
         if show_labels or main:
-            anchor = "middle" if main else ("start" if x >= cx else "end")
-            dx = 0 if main else (7 if x >= cx else -7)
-            dy = -10 if main else 4
+            anchor = "middle" if main or layers else ("start" if x >= cx else "end")
+            dx = 0 if main or layers else (7 if x >= cx else -7)
+            dy = -10 if main or layers else 4
             node += (f'<text x="{x + dx:.1f}" y="{y + dy:.1f}" font-size="11" text-anchor="{anchor}" '
                      f'fill="#1d2733">{escape(_clip(label, 24))}</text>')
         href = links.get(key)

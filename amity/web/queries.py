@@ -8,37 +8,19 @@ extension (``/queries/NAME.csv``). Either way the answer comes from
 
 from __future__ import annotations
 
-import logging
-import threading
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, json, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, json, render_template, request, url_for
 
-from amity import catalogue, formats, openapi, resolve, results
+from amity import catalogue, formats, openapi, results
 from amity.problems import AmityError, BadParameter
 from amity.web import amity, maps
 from amity.web.pictures import pictures
 
 bp = Blueprint("queries", __name__)
-log = logging.getLogger(__name__)
 PAGE_SIZE = 100
 GRAPH_PREVIEW = 200_000  # bytes of Turtle shown on the page of a CONSTRUCT query
 LIST_FORMATS = (formats.HTML, formats.JSON)
-
-
-@bp.record_once
-def _warm_name_index(state) -> None:
-    """Build the city-name index in the background: the first query naming a city would wait seconds for it."""
-    service = state.app.extensions.get("amity")
-
-    def warm() -> None:
-        try:
-            resolve.warm(service.store.reader())
-        except Exception:  # no graph yet, or a store being rebuilt: the first request builds it instead
-            log.debug("could not warm the name index", exc_info=True)
-
-    if service is not None:
-        threading.Thread(target=warm, name="amity-warm-names", daemon=True).start()
 
 
 def _split(name: str) -> tuple[str, str | None]:
@@ -90,12 +72,14 @@ def show(name: str) -> Response:
     query = catalogue.get(stem)
     offered = (formats.HTML, *query.offered)
     wanted = extension or request.args.get("format")
-    fmt = formats.by_name(wanted, offered) if wanted else formats.negotiate(request.headers.get("Accept"), offered)
+    fmt = formats.by_name(wanted, offered) if wanted \
+        else formats.negotiate(request.headers.get("Accept"), offered)
     if fmt is formats.HTML:
         return _page(query)
     values, limit, offset = _request_values()
     answer = catalogue.run(amity(), stem, values, fmt.name, limit=limit, offset=offset)
-    response = Response(stream_with_context(answer.chunks), content_type=fmt.content_type)
+    # The chunks need no request context (they come from the executor), so they stream as they are.
+    response = Response(answer.chunks, content_type=fmt.content_type)
     links = [f'<{_link(stem + "." + f.extensions[0], values)}>; rel="alternate"; type="{f.media_type}"'
              for f in query.offered if f is not fmt]
     if answer.has_more and limit is not None:
@@ -126,7 +110,8 @@ def _page(query: catalogue.SavedQuery) -> Response:
     try:
         _, limit, offset = _request_values()
         if not missing and query.form in ("SELECT", "ASK"):
-            answer = catalogue.run(service, query.name, values, "json", limit=limit or PAGE_SIZE, offset=offset)
+            answer = catalogue.run(service, query.name, values, "json", limit=limit or PAGE_SIZE,
+                                   offset=offset)
             table = results.parse(b"".join(answer.chunks))
         elif not missing:  # CONSTRUCT or DESCRIBE: show the Turtle, offer every RDF format
             answer = catalogue.run(service, query.name, values, "turtle", limit=limit, offset=offset)
@@ -152,7 +137,8 @@ def _page(query: catalogue.SavedQuery) -> Response:
         if answer.offset:
             pager["prev"] = _link(query.name, values, limit=request.args.get("limit"),
                                   offset=max(answer.offset - answer.limit, 0) or None)
-    downloads = [(f.name, _link(query.name + "." + f.extensions[0], values, download=1)) for f in query.offered]
+    downloads = [(f.name, _link(query.name + "." + f.extensions[0], values, download=1))
+                 for f in query.offered]
     editor = url_for("meta.index") + "?" + urlencode({"query": query.text})
     html = render_template("saved_query.html", query=query, values=values, choices=choices, problem=problem,
                            table=table, graph_text=graph_text, columns=shown, figures=figures, pager=pager,

@@ -6,6 +6,8 @@ Description) in the RDF format asked for, or shows the query page to a browser.
 
 from __future__ import annotations
 
+import itertools
+
 from flask import Blueprint, Response, redirect, request, stream_with_context, url_for
 
 from amity import formats
@@ -100,8 +102,7 @@ def query() -> Response:
         default_graphs=params.get("default-graph-uri", []),
         named_graphs=params.get("named-graph-uri", []),
     )
-    chunks = service.run(prepared)
-    response = Response(stream_with_context(chunks), content_type=prepared.format.content_type)
+    response = Response(_body(service.run(prepared)), content_type=prepared.format.content_type)
     response.headers["Vary"] = "Accept"
     if prepared.capped:
         response.headers["X-SPARQL-MaxRows"] = str(prepared.row_cap)
@@ -110,6 +111,27 @@ def query() -> Response:
             f'attachment; filename="results.{prepared.format.extensions[0]}"'
         )
     return response
+
+
+#: Results up to this size are sent whole, with a Content-Length; larger ones stream in chunks.
+WHOLE_BODY_BYTES = 1024 * 1024
+
+
+def _body(chunks):
+    """The whole answer when it is small (most are), else a stream that starts with what was read.
+
+    A small answer sent whole goes out in one write with a Content-Length, instead of chunked
+    pieces that wait on the client's delayed acknowledgements.
+    """
+    iterator = iter(chunks)
+    head: list[bytes] = []
+    size = 0
+    for chunk in iterator:
+        head.append(chunk)
+        size += len(chunk)
+        if size >= WHOLE_BODY_BYTES:
+            return stream_with_context(itertools.chain(head, iterator))
+    return b"".join(head)
 
 
 def offered_formats() -> tuple[formats.Format, ...]:
