@@ -10,11 +10,9 @@ small ones, at least 10× faster than rdflib-endpoint, 4 clients ≥ 1.6× the t
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from amity.ns import PREFIXES  # noqa: E402
 from amity.store import EmbeddedStore, default_root  # noqa: E402
-from amity.testing import free_port, start_server, stop_server, tree_rss_bytes  # noqa: E402
+from amity.testing import free_port, start_server, stop_server  # noqa: E402
+from benchmarks._common import PeakRss, median_ms  # noqa: E402
 
 PROLOGUE = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
 QUERIES = {
@@ -49,16 +48,6 @@ QUERIES = {
 SMALL = ("label of a city", "twins of Saint Petersburg", "describe a city")
 
 
-def median_ms(run, repeat: int) -> float:
-    run()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
-
-
 def in_process(store: EmbeddedStore, query: str):
     reader = store.reader()
     from pyoxigraph import QueryBoolean, QueryResultsFormat, QuerySolutions, RdfFormat
@@ -79,27 +68,6 @@ def over_http(session: requests.Session, url: str, query: str, *, timeout: float
         response.raise_for_status()
         return response.content
     return run
-
-
-class PeakRss:
-    """Samples the RSS of a process tree every 100 ms while the benchmark runs."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss_bytes(self.pid))
-            time.sleep(0.1)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def start_peer(store: EmbeddedStore, workdir: Path) -> tuple[subprocess.Popen, str]:
