@@ -73,6 +73,7 @@ class Prepared:
     named_graphs: tuple[str, ...] = ()
     substitutions: tuple[Binding, ...] = ()  # pre-bound variables (saved-query parameters)
     original: str = ""  # the text as the client sent it, for error messages
+    has_from: bool = False  # the query names its own dataset (FROM / FROM NAMED)
 
     def query_options(self) -> dict[str, Any]:
         """Keyword arguments for ``Store.query``: the dataset the protocol asked for, else the union."""
@@ -81,7 +82,7 @@ class Prepared:
         if self.default_graphs or self.named_graphs:
             options["default_graph"] = [NamedNode(g) for g in self.default_graphs]
             options["named_graphs"] = [NamedNode(g) for g in self.named_graphs]
-        elif not scan(self.text).has_from:
+        elif not self.has_from:
             options["use_default_graph_as_union"] = True
         return options
 
@@ -119,9 +120,10 @@ def prepare(text: str, *, accept: str | None = None, format_name: str | None = N
     form = scanned.form or "SELECT"
     offered = formats.RESULTS if form in ("SELECT", "ASK") else formats.GRAPHS
     fmt = formats.by_name(format_name, offered) if format_name else formats.negotiate(accept, offered)
-    capped = with_row_cap(text, row_cap)
+    capped = with_row_cap(text, row_cap, tokenized=scanned.tokens)
     return Prepared(capped.text, form, fmt, capped.cap_applied, row_cap, tuple(default_graphs),
-                    tuple(named_graphs), substitutions=tuple(substitutions), original=text)
+                    tuple(named_graphs), substitutions=tuple(substitutions), original=text,
+                    has_from=scanned.has_from)
 
 
 def syntax_error(error: SyntaxError, text: str) -> QuerySyntaxError:

@@ -125,7 +125,7 @@ class Capped:
     cap_applied: bool  # True when the cap may cut the results
 
 
-def with_row_cap(text: str, cap: int) -> Capped:
+def with_row_cap(text: str, cap: int, *, tokenized: list[Token] | None = None) -> Capped:
     """Make the query's top-level LIMIT at most ``cap``.
 
     A top-level LIMIT is one at brace depth 0 (a subquery's sits deeper). It is
@@ -138,8 +138,10 @@ def with_row_cap(text: str, cap: int) -> Capped:
     'SELECT * { ?s ?p ?o } LIMIT 100'
     >>> with_row_cap("SELECT * { ?s ?p ?o } VALUES ?s { <a:b> }", 10).text
     'SELECT * { ?s ?p ?o } LIMIT 10 VALUES ?s { <a:b> }'
+
+    ``tokenized`` are the text's tokens when the caller has them already (one pass per query).
     """
-    toks = tokens(text)
+    toks = tokenized if tokenized is not None else tokens(text)
     forms = [t.text.upper() for t in toks if t.kind == "word" and t.text.upper() in QUERY_FORMS]
     if not forms or forms[0] == "ASK":
         return Capped(text, False)
