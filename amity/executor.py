@@ -37,6 +37,7 @@ class _PipeWriter:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.buffer = bytearray()
+        self.sent = False
 
     def write(self, data: bytes) -> int:
         self.buffer += data
@@ -48,6 +49,15 @@ class _PipeWriter:
         if self.buffer:
             self.conn.send(("data", bytes(self.buffer)))
             self.buffer.clear()
+            self.sent = True
+
+    def finish(self) -> None:
+        """End the answer; one that fits in a chunk goes as a single message, saving the parent a wake-up."""
+        if self.sent:
+            self.flush()
+            self.conn.send(("end", None))
+        else:
+            self.conn.send(("whole", bytes(self.buffer)))
 
 
 def _worker_main(conn: Connection, store_root: str) -> None:
@@ -68,8 +78,7 @@ def _worker_main(conn: Connection, store_root: str) -> None:
             result = evaluate(store.reader(), prepared)
             writer = _PipeWriter(conn)
             serialize(result, prepared.format, writer)
-            writer.flush()
-            conn.send(("end", None))
+            writer.finish()
         except AmityError as error:
             conn.send(("error", error))
         except Exception as error:  # reported to the parent, which answers 500 and logs it
@@ -154,9 +163,11 @@ class QueryPool:
         except BaseException:
             self._replace(worker)
             raise
-        if first[0] == "error":
+        if first[0] in ("error", "whole"):
             self._idle.put(worker)
-            raise first[1]
+            if first[0] == "error":
+                raise first[1]
+            return iter((first[1],))
         return self._stream(worker, first, deadline)
 
     def _receive(self, worker: _Worker, deadline: float, limit: float) -> tuple[str, Any]:

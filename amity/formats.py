@@ -15,6 +15,7 @@ command line all agree.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import mimeparse
@@ -82,8 +83,11 @@ DATASETS: tuple[Format, ...] = (NQUADS, TRIG)
 UPLOADS: tuple[Format, ...] = (TURTLE, NTRIPLES, JSONLD, RDFXML, NQUADS, TRIG)
 
 
+@functools.lru_cache(maxsize=256)
 def negotiate(accept: str | None, offered: tuple[Format, ...]) -> Format:
     """The best of ``offered`` for an Accept header; the first one when the header is absent.
+
+    Cached: clients send the same few Accept headers again and again (errors are not cached).
 
     :raises NotAcceptable: when the header excludes every offered format.
     """

@@ -8,6 +8,7 @@ and is what the query worker processes call too.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -99,31 +100,60 @@ def prepare(text: str, *, accept: str | None = None, format_name: str | None = N
     """
     if not text or not text.strip():
         raise BadRequest("the query is empty")
-    scanned = scan(text)
-    if scanned.form == "UPDATE" or scanned.form is None and scanned.update_operations:
-        raise BadRequest("this endpoint answers queries; SPARQL Update is not accepted here")
-    if scanned.nesting > MAX_NESTING:
-        raise BadRequest(f"the query nests {scanned.nesting} levels of brackets deep; at most {MAX_NESTING} are "
-                         "accepted")
     for parameter, graphs in (("default-graph-uri", default_graphs), ("named-graph-uri", named_graphs)):
         for graph in graphs:
             try:
                 NamedNode(graph)
             except ValueError as error:
                 raise BadParameter(f"{parameter} {graph!r} is not an absolute IRI: {error}") from None
+    checked = _checked(text, tuple(service_allowlist), row_cap)
+    offered = formats.RESULTS if checked.form in ("SELECT", "ASK") else formats.GRAPHS
+    fmt = formats.by_name(format_name, offered) if format_name else formats.negotiate(accept, offered)
+    return Prepared(checked.text, checked.form, fmt, checked.capped, row_cap, tuple(default_graphs),
+                    tuple(named_graphs), substitutions=tuple(substitutions), original=text,
+                    has_from=checked.has_from)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What the text of a query alone decides: its form, the text to run, and whether it names its dataset."""
+
+    form: str
+    text: str
+    capped: bool
+    has_from: bool
+
+
+#: Query texts up to this length are remembered with their checks: clients and saved queries send the same
+#: texts again and again, and scanning one costs more than running a small query. 512 texts of at most
+#: 8 Ki characters bound the cache to a few tens of MiB per web process.
+CACHED_TEXT_CHARS = 8 * 1024
+
+
+def _checked(text: str, service_allowlist: tuple[str, ...], row_cap: int) -> _Checked:
+    if len(text) <= CACHED_TEXT_CHARS:
+        return _checked_cached(text, service_allowlist, row_cap)
+    return _check(text, service_allowlist, row_cap)
+
+
+def _check(text: str, service_allowlist: tuple[str, ...], row_cap: int) -> _Checked:
+    scanned = scan(text)
+    if scanned.form == "UPDATE" or scanned.form is None and scanned.update_operations:
+        raise BadRequest("this endpoint answers queries; SPARQL Update is not accepted here")
+    if scanned.nesting > MAX_NESTING:
+        raise BadRequest(f"the query nests {scanned.nesting} levels of brackets deep; at most {MAX_NESTING} are "
+                         "accepted")
     for endpoint in scanned.services:
         if endpoint not in service_allowlist:
             raise Forbidden(
                 f"federated SERVICE to {endpoint} is not allowed: this endpoint does not call other hosts"
                 + (" (allowed: " + ", ".join(service_allowlist) + ")" if service_allowlist else ""),
             )
-    form = scanned.form or "SELECT"
-    offered = formats.RESULTS if form in ("SELECT", "ASK") else formats.GRAPHS
-    fmt = formats.by_name(format_name, offered) if format_name else formats.negotiate(accept, offered)
     capped = with_row_cap(text, row_cap, tokenized=scanned.tokens)
-    return Prepared(capped.text, form, fmt, capped.cap_applied, row_cap, tuple(default_graphs),
-                    tuple(named_graphs), substitutions=tuple(substitutions), original=text,
-                    has_from=scanned.has_from)
+    return _Checked(scanned.form or "SELECT", capped.text, capped.cap_applied, scanned.has_from)
+
+
+_checked_cached = functools.lru_cache(maxsize=512)(_check)
 
 
 def syntax_error(error: SyntaxError, text: str) -> QuerySyntaxError:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 _TOKEN = re.compile(
     r"""
@@ -44,8 +45,9 @@ UPDATE_KEYWORDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    """A named tuple rather than a dataclass: a query has hundreds of tokens and this is made per request."""
+
     kind: str
     text: str
     start: int
