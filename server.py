@@ -29,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None, *, store: EmbeddedStore | N
         max_request_bytes=config.get("MAX_REQUEST_BYTES"),
         max_upload_bytes=config.get("MAX_UPLOAD_BYTES"),
         service_allowlist=config.get("SERVICE_ALLOWLIST"),
+        result_cache_bytes=config.get("RESULT_CACHE_BYTES"),
     )
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_request_bytes, settings.max_upload_bytes)
     app.extensions["amity"] = Amity(settings, store=store)

@@ -19,7 +19,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from typing import Any
@@ -42,19 +42,22 @@ class _PipeWriter:
     def write(self, data: bytes) -> int:
         self.buffer += data
         if len(self.buffer) >= CHUNK:
-            self.flush()
+            self._send()
         return len(data)
 
     def flush(self) -> None:
-        if self.buffer:
-            self.conn.send(("data", bytes(self.buffer)))
-            self.buffer.clear()
-            self.sent = True
+        """pyoxigraph flushes when it is done; what is left goes with :meth:`finish`, in one message if it can."""
+
+    def _send(self) -> None:
+        self.conn.send(("data", bytes(self.buffer)))
+        self.buffer.clear()
+        self.sent = True
 
     def finish(self) -> None:
         """End the answer; one that fits in a chunk goes as a single message, saving the parent a wake-up."""
         if self.sent:
-            self.flush()
+            if self.buffer:
+                self._send()
             self.conn.send(("end", None))
         else:
             self.conn.send(("whole", bytes(self.buffer)))
@@ -125,7 +128,8 @@ class QueryPool:
         self.size = size
         self.timeout = timeout
         self._context = get_context("spawn")
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        # Last in, first out: under light load the same worker answers again, with its caches warm.
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._started = False
         self._start_lock = threading.Lock()
         self.killed = 0
@@ -143,8 +147,11 @@ class QueryPool:
         threading.Thread(target=lambda: self._idle.put(_Worker(self._context, self.store_root)),
                          daemon=True).start()
 
-    def run(self, prepared: Prepared, *, timeout: float | None = None) -> Iterator[bytes]:
-        """Run a query in a worker; the iterator's first item is ready when this returns.
+    def run(self, prepared: Prepared, *, timeout: float | None = None) -> Iterable[bytes]:
+        """Run a query in a worker; the first chunk is ready when this returns.
+
+        A list is a complete answer (it came in one message); an iterator streams a larger one, which a
+        time limit may still cut short.
 
         :raises QueryTimeout: if no answer started within the time limit.
         :raises AmityError: what the worker raised (syntax errors, …).
@@ -167,7 +174,7 @@ class QueryPool:
             self._idle.put(worker)
             if first[0] == "error":
                 raise first[1]
-            return iter((first[1],))
+            return [first[1]]
         return self._stream(worker, first, deadline)
 
     def _receive(self, worker: _Worker, deadline: float, limit: float) -> tuple[str, Any]:
@@ -218,11 +225,10 @@ class InProcess:
         self.store = EmbeddedStore(store_root)
         self.killed = 0
 
-    def run(self, prepared: Prepared, *, timeout: float | None = None) -> Iterator[bytes]:
+    def run(self, prepared: Prepared, *, timeout: float | None = None) -> Iterable[bytes]:
         from amity.sparql import run
 
-        chunks = list(run(self.store.reader(), prepared))
-        return iter(chunks)
+        return list(run(self.store.reader(), prepared))
 
     def close(self) -> None:
         pass

@@ -7,11 +7,12 @@ command line builds one directly, so neither imports the other.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from amity.executor import InProcess, QueryPool
+from amity.result_cache import CachingExecutor, ResultCache
 from amity.sparql import DEFAULT_ROW_CAP, Binding, Prepared, prepare
 from amity.store import EmbeddedStore
 
@@ -27,6 +28,7 @@ class Settings:
     max_request_bytes: int = 10 * 1024 * 1024
     max_upload_bytes: int = 200 * 1024 * 1024
     service_allowlist: tuple[str, ...] = ()
+    result_cache_bytes: int = 32 * 1024 * 1024  # per web process; 0 turns the cache off
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -39,6 +41,7 @@ class Settings:
             "max_request_bytes": int(env.get("AMITY_MAX_REQUEST_BYTES", str(10 * 1024 * 1024))),
             "max_upload_bytes": int(env.get("AMITY_MAX_UPLOAD_BYTES", str(200 * 1024 * 1024))),
             "service_allowlist": tuple(env.get("AMITY_SERVICE_ALLOWLIST", "").split()),
+            "result_cache_bytes": int(float(env.get("AMITY_RESULT_CACHE_MB", "32")) * 1024 * 1024),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -51,11 +54,14 @@ class Amity:
         self.settings = settings
         self.store = store or EmbeddedStore(settings.store_path)
         if settings.query_workers > 0:
-            self.executor: QueryPool | InProcess = QueryPool(
+            self.executor: QueryPool | InProcess | CachingExecutor = QueryPool(
                 self.store.root, size=settings.query_workers, timeout=settings.query_timeout
             )
         else:
             self.executor = InProcess(self.store.root)
+        if settings.result_cache_bytes > 0:
+            self.executor = CachingExecutor(self.executor, self.store.current_file,
+                                            ResultCache(settings.result_cache_bytes))
 
     def prepare(self, text: str, *, accept: str | None = None, format_name: str | None = None,
                 default_graphs: Sequence[str] = (), named_graphs: Sequence[str] = (),
@@ -64,7 +70,7 @@ class Amity:
                        named_graphs=named_graphs, service_allowlist=self.settings.service_allowlist,
                        row_cap=self.settings.row_cap, substitutions=substitutions)
 
-    def run(self, prepared: Prepared) -> Iterator[bytes]:
+    def run(self, prepared: Prepared) -> Iterable[bytes]:
         return self.executor.run(prepared)
 
     def close(self) -> None:
