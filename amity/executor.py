@@ -13,6 +13,7 @@ large result streams instead of being built in memory.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -72,6 +73,9 @@ def _worker_main(conn: Connection, store_root: str) -> None:
     die_with_parent()
 
     store = EmbeddedStore(store_root)
+    with contextlib.suppress(AmityError):  # no graph yet: each query will say so
+        store.reader()  # open the snapshot now, not inside the first query's time limit
+    conn.send(("ready", None))
     while True:
         try:
             prepared: Prepared = conn.recv()
@@ -88,6 +92,13 @@ def _worker_main(conn: Connection, store_root: str) -> None:
             conn.send(("error", RuntimeError(f"{type(error).__name__}: {error}")))
 
 
+#: How long a new query process may take to start before it is given up on.
+STARTUP_SECONDS = 120.0
+#: How long a query may wait for a free query process (apart from its own time limit) before a 503: a short
+#: time limit must not turn a brief queue behind heavy queries into refusals.
+QUEUE_SECONDS = 30.0
+
+
 class _Worker:
     def __init__(self, context: Any, store_root: str) -> None:
         parent, child = context.Pipe()
@@ -95,6 +106,14 @@ class _Worker:
         self.process = context.Process(target=_worker_main, args=(child, store_root), daemon=True)
         self.process.start()
         child.close()
+
+    def wait_ready(self, timeout: float = STARTUP_SECONDS) -> bool:
+        """Whether the process started and opened the store in time (an interpreter start takes ~0.5 s of CPU,
+        much more on a loaded machine: that time must not count against a query's limit)."""
+        try:
+            return self.conn.poll(timeout) and self.conn.recv()[0] == "ready"
+        except (EOFError, OSError):
+            return False
 
     def kill(self) -> None:
         try:
@@ -132,20 +151,41 @@ class QueryPool:
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._started = False
         self._start_lock = threading.Lock()
+        self._to_spawn: queue.Queue[bool] = queue.Queue()  # True: start one more worker; False: stop
         self.killed = 0
 
     def _ensure_started(self) -> None:
         with self._start_lock:
             if not self._started:
+                # Every query process is started by this one thread, which lives as long as the pool: Linux
+                # sends a process's parent-death signal when the *thread* that forked it ends, so processes
+                # started by short-lived threads were killed (SIGKILL) as soon as their starter finished.
+                self._spawner = threading.Thread(target=self._spawn_forever, name="amity-query-spawner",
+                                                 daemon=True)
+                self._spawner.start()
                 for _ in range(self.size):
-                    self._idle.put(_Worker(self._context, self.store_root))
+                    self._to_spawn.put(True)
+                try:  # the first queries wait for the first worker, not for all of them
+                    self._idle.put(self._idle.get(timeout=STARTUP_SECONDS))
+                except queue.Empty:
+                    raise ServiceUnavailable("the query processes did not start; try again shortly") from None
                 self._started = True
 
+    def _spawn_forever(self) -> None:
+        while self._to_spawn.get():
+            while True:
+                new = _Worker(self._context, self.store_root)
+                if new.wait_ready():
+                    self._idle.put(new)
+                    break
+                log.error("a query process did not start within %g s; trying again", STARTUP_SECONDS)
+                new.kill()
+
     def _replace(self, worker: _Worker) -> None:
+        """Kill a worker and have another started; it joins the idle ones once it is ready."""
         worker.kill()
         self.killed += 1
-        threading.Thread(target=lambda: self._idle.put(_Worker(self._context, self.store_root)),
-                         daemon=True).start()
+        self._to_spawn.put(True)
 
     def run(self, prepared: Prepared, *, timeout: float | None = None) -> Iterable[bytes]:
         """Run a query in a worker; the first chunk is ready when this returns.
@@ -158,14 +198,11 @@ class QueryPool:
         """
         self._ensure_started()
         limit = self.timeout if timeout is None else timeout
+        worker = self._take(prepared, limit)
+        # The limit is the query's own running time: a cheap query that waited for a worker behind heavy
+        # ones still gets all of it (killing it would cost a worker restart and punish the wrong client).
         deadline = time.monotonic() + limit
         try:
-            worker = self._idle.get(timeout=limit)
-        except queue.Empty:
-            raise ServiceUnavailable("all query workers are busy; try again shortly",
-                                     headers={"Retry-After": "5"}) from None
-        try:
-            worker.conn.send(prepared)
             first = self._receive(worker, deadline, limit)
         except BaseException:
             self._replace(worker)
@@ -176,6 +213,23 @@ class QueryPool:
                 raise first[1]
             return [first[1]]
         return self._stream(worker, first, deadline)
+
+    def _take(self, prepared: Prepared, limit: float) -> _Worker:
+        """An idle worker that has accepted the query; one that died while idle is replaced and skipped."""
+        for _ in range(self.size + 1):
+            try:
+                worker = self._idle.get(timeout=max(limit, QUEUE_SECONDS))
+            except queue.Empty:
+                raise ServiceUnavailable("all query workers are busy; try again shortly",
+                                         headers={"Retry-After": "5"}) from None
+            try:
+                worker.conn.send(prepared)
+                return worker
+            except OSError:
+                log.error("a query process died while idle (exit code %s); replaced",
+                          worker.process.exitcode)
+                self._replace(worker)
+        raise ServiceUnavailable("query processes keep dying; try again shortly", headers={"Retry-After": "5"})
 
     def _receive(self, worker: _Worker, deadline: float, limit: float) -> tuple[str, Any]:
         remaining = deadline - time.monotonic()
@@ -208,6 +262,7 @@ class QueryPool:
         self._idle.put(worker)
 
     def close(self) -> None:
+        self._to_spawn.put(False)
         while True:
             try:
                 worker = self._idle.get_nowait()

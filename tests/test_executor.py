@@ -71,3 +71,31 @@ def test_runaway_query_is_stopped_while_others_are_answered(pool):
     assert pool.killed >= 1
     # The killed worker is replaced: the pool still answers.
     assert b"true" in b"".join(pool.run(prepare("ASK { ?s ?p ?o }")))
+
+
+def test_workers_started_to_replace_killed_ones_stay_alive(pool):
+    """Linux kills a child when the *thread* that started it ends (parent-death signal): replacements started by
+    a short-lived thread used to die moments later, and the next query sent to them was a 500."""
+    for _ in range(2):
+        with pytest.raises(QueryTimeout):
+            b"".join(pool.run(prepare(HEAVY), timeout=0.3))
+    time.sleep(3.0)  # the replacements have started, and any thread that started them has ended
+    alive = [worker.process.is_alive() for worker in list(pool._idle.queue)]
+    assert alive and all(alive)
+    for _ in range(4):
+        assert b"true" in b"".join(pool.run(prepare("ASK { ?s ?p ?o }")))
+
+
+def test_the_time_limit_counts_the_query_not_the_wait_for_a_worker(pool):
+    """Two heavy queries hold both workers; a cheap one queued behind them still gets its whole limit."""
+    threads = [threading.Thread(target=lambda: pytest.raises(QueryTimeout, lambda: b"".join(pool.run(prepare(HEAVY)))))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    body = b"".join(pool.run(prepare("ASK { ?s ?p ?o }")))  # waits ~1.2 s for a worker, then answers at once
+    waited = time.monotonic() - started
+    for thread in threads:
+        thread.join()
+    assert b"true" in body and waited > 1.0
