@@ -10,11 +10,13 @@ from typing import Any
 
 from flask import Flask
 
+from amity.external import ExternalStore
 from amity.service import Amity, Settings
 from amity.store import EmbeddedStore
 
 
-def create_app(config: dict[str, Any] | None = None, *, store: EmbeddedStore | None = None) -> Flask:
+def create_app(config: dict[str, Any] | None = None, *,
+               store: EmbeddedStore | ExternalStore | None = None) -> Flask:
     """Build the app; ``config`` keys override the ``AMITY_*`` environment (e.g. ``STORE_PATH``)."""
     from amity.web import cors, entities, errors, graphs, headers, meta, queries, sparql
 

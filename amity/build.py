@@ -19,6 +19,7 @@ from pathlib import Path
 from pyoxigraph import NamedNode, Quad, Store
 
 from amity import derive, graphmeta, iris
+from amity.external import ExternalStore
 from amity.graph_validation import Group, validate_groups
 from amity.problems import BuildFailed
 from amity.store import EmbeddedStore
@@ -112,9 +113,25 @@ def _quads(triples: Iterator[Triple], graph: NamedNode, counter: list[int], bar:
     counter[0] = n
 
 
-def build(store: EmbeddedStore, *, progress: Progress = silent_progress, workers: int = 2,
+def _new_master(store: EmbeddedStore | ExternalStore) -> tuple[Path, int]:
+    """Where the new master is built: the store's next ``db-`` directory, or, for a remote store, a scratch
+    pyoxigraph store in its state directory (derivation and validation need a local store either way)."""
+    if isinstance(store, ExternalStore):
+        scratch = store.root / "build" / "master"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        return scratch, store.version() + 1
+    return store.next_master_dir()
+
+
+def build(store: EmbeddedStore | ExternalStore, *, progress: Progress = silent_progress, workers: int = 2,
           loaders: tuple[str, ...] = LOADERS, context: BuildContext | None = None) -> BuildReport:
     """Build every bundled source into a new master of ``store`` and publish it.
+
+    On a remote store the master is built, derived and validated locally the same way, then published with
+    :func:`amity.remote_publish.publish`: staged with the bulk loader, made visible by one update request.
+    Partner graphs and the provenance graph stay where they are (they are read for derivation and
+    revalidation, never rewritten).
 
     :raises BuildFailed: if any graph violates the shapes; nothing is published then.
     """
@@ -122,7 +139,7 @@ def build(store: EmbeddedStore, *, progress: Progress = silent_progress, workers
     ctx = context or BuildContext()
     started = time.perf_counter()
     with store.write_lock():
-        master_dir, version = store.next_master_dir()
+        master_dir, version = _new_master(store)
         master = Store(str(master_dir))
         try:
             t = time.perf_counter()
@@ -170,8 +187,11 @@ def build(store: EmbeddedStore, *, progress: Progress = silent_progress, workers
                                        if not r.conforms}},
                 )
             t = time.perf_counter()
-            state = store.publish_new_master(master, master_dir, version)
-            report.version = state.version
+            if isinstance(store, ExternalStore):
+                report.version = _publish_remote(store, master, set(carried))
+                shutil.rmtree(master_dir, ignore_errors=True)
+            else:
+                report.version = store.publish_new_master(master, master_dir, version).version
             report.timings["publish"] = time.perf_counter() - t
         except BaseException:
             del master
@@ -196,14 +216,41 @@ def write_reports(directory: Path, report: BuildReport) -> None:
         out.writelines(f"{problem}\n" for problem in report.problems)
 
 
-def _carry_over_partner_graphs(store: EmbeddedStore, master: Store) -> dict[str, int]:
-    """Copy partner graphs and the merge provenance from the current master, if there is one."""
+def _is_kept(graph: str) -> bool:
+    """Graphs a rebuild keeps: partners' graphs and the record of their merges."""
+    return graph.startswith(PARTNER_PREFIX) or graph == PROVENANCE_GRAPH
+
+
+def _publish_remote(store: ExternalStore, master: Store, kept: set[str]) -> int:
+    """Publish every graph the build made; reference graphs it no longer makes are dropped, partners' stay."""
+    from amity.remote_publish import publish
+
+    master.flush()
+    store.client.drop_stale_staging()  # what writers that died an hour or more ago left behind
+    graphs = sorted(g.value for g in master.named_graphs() if g.value not in kept and not _is_kept(g.value))
+    return publish(store, master, graphs, drop=lambda graph: not _is_kept(graph)).version
+
+
+def _carry_over_partner_graphs(store: EmbeddedStore | ExternalStore, master: Store) -> dict[str, int]:
+    """Copy partner graphs and the merge provenance from the current master, if there is one.
+
+    On a remote store they are copied into the local master for derivation and revalidation only; the
+    publish leaves the store's own copies untouched.
+    """
     if not store.exists():
         return {}
+    if isinstance(store, ExternalStore):
+        counts: dict[str, int] = {}
+        for graph in store.client.named_graphs():
+            if _is_kept(graph.value):
+                quads = [Quad(t.subject, t.predicate, t.object, graph)
+                         for t in store.client.graph_triples(graph.value)]
+                master.bulk_extend(quads)
+                counts[graph.value] = len(quads)
+        return counts
     previous = Store.read_only(str(store.root / store.state().snapshot))
-    kept = [g for g in previous.named_graphs()
-            if g.value.startswith(PARTNER_PREFIX) or g.value == PROVENANCE_GRAPH]
-    counts: dict[str, int] = {}
+    kept = [g for g in previous.named_graphs() if _is_kept(g.value)]
+    counts = {}
     for graph in kept:
         quads = list(previous.quads_for_pattern(None, None, None, graph))
         master.bulk_extend(quads)

@@ -41,6 +41,7 @@ from amity.problems import BadParameter, NotFound
 from amity.sparql_text import QUERY_FORMS, tokens
 
 if TYPE_CHECKING:
+    from amity.external import ExternalStore
     from amity.service import Amity
     from amity.sparql import Prepared
     from amity.store import EmbeddedStore
@@ -50,6 +51,7 @@ __all__ = ["DATE", "LANGUAGE", "Answer", "Parameter", "SavedQuery", "allowed_val
            "with_window"]
 
 QUERY_DIR = Path(__file__).resolve().parent.parent / "queries"
+STANDARD_DIR = "standard"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TYPES = ("city", "country", "network", "iri", "string", "language", "integer", "decimal", "date")
 #: Request parameters the catalogue itself answers to; a saved query may not name a parameter so.
@@ -87,6 +89,13 @@ class SavedQuery:
     tags: tuple[str, ...] = ()
     path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # display hints (map, chart, network) and more
+    #: ``queries/standard/{name}.rq``: the same query in standard SPARQL 1.1, for a remote store, where the
+    #: saved text needs an Oxigraph extension no splice can replace (see :mod:`amity.lateral`).
+    standard: str | None = None
+
+    def text_for(self, remote: bool) -> str:
+        """The text to run: the standard version on a remote store when there is one."""
+        return self.standard if remote and self.standard else self.text
 
     @property
     def form(self) -> str:
@@ -221,8 +230,12 @@ def parse_saved_query(path: Path) -> SavedQuery:
             continue
         if hint is not None and not (isinstance(hint, dict) and all(k in hint for k in needed)):
             raise ValueError(f"{path}: the {kind} hint needs {' and '.join(needed)}")
+    standard_path = path.parent / STANDARD_DIR / path.name
+    standard = standard_path.read_text(encoding="utf-8") if standard_path.is_file() else None
+    if standard is not None and projection(standard) != projected:
+        raise ValueError(f"{standard_path}: the standard version must select what {path.name} selects")
     return SavedQuery(name, str(header["title"]), str(header["description"]).strip(), text, tuple(params),
-                      tuple(header.get("tags", ()) or ()), path, extra)
+                      tuple(header.get("tags", ()) or ()), path, extra, standard)
 
 
 @functools.cache
@@ -232,7 +245,8 @@ def _load(directory: Path, stamp: tuple[tuple[str, int], ...]) -> tuple[SavedQue
 
 def load_catalogue(directory: Path = QUERY_DIR) -> tuple[SavedQuery, ...]:
     """Every saved query, re-read when a file changes (so a maintainer's new ``.rq`` shows up at once)."""
-    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(directory.glob("*.rq")))
+    stamp = tuple((str(p.relative_to(directory)), p.stat().st_mtime_ns)
+                  for p in sorted([*directory.glob("*.rq"), *directory.glob(f"{STANDARD_DIR}/*.rq")]))
     return _load(directory, stamp)
 
 
@@ -326,7 +340,7 @@ def page_bounds(limit: str | int | None, offset: str | int | None) -> tuple[int 
     return number("limit", limit, 1, MAX_LIMIT), number("offset", offset, 0, 10**9) or 0
 
 
-def run(target: Amity | EmbeddedStore, name: str, params: Mapping[str, str], fmt: str | None = None, *,
+def run(target: Amity | EmbeddedStore | ExternalStore, name: str, params: Mapping[str, str], fmt: str | None = None, *,
         accept: str | None = None, limit: int | None = None, offset: int = 0) -> Answer:
     """Run saved query ``name`` with ``params``: the one call behind the CLI, the pages and the API.
 
@@ -341,10 +355,13 @@ def run(target: Amity | EmbeddedStore, name: str, params: Mapping[str, str], fmt
     """
     from amity import sparql
     from amity.service import Amity
+    from amity.stores import is_external
 
     query = get(name)
     service = target if isinstance(target, Amity) else None
-    store = service.store.reader() if service is not None else target.reader()  # type: ignore[union-attr]
+    handle = service.store if service is not None else target
+    store = handle.reader()  # type: ignore[union-attr]
+    text = query.text_for(remote=is_external(handle))
     bindings = sparql.encode_substitutions(bind(store, query, params))
     used = {p.name: (params.get(p.name) or p.default or "") for p in query.params}
 
@@ -361,9 +378,9 @@ def run(target: Amity | EmbeddedStore, name: str, params: Mapping[str, str], fmt
         formats.by_name(fmt, query.offered)  # refuse an unsuitable format before any work
     if query.form == "ASK":
         limit, offset = None, 0
-    prepared, chunks = execute(with_window(query.text, limit, offset), fmt, accept)
+    prepared, chunks = execute(with_window(text, limit, offset), fmt, accept)
     has_more = False
     if limit is not None and query.form == "SELECT":
-        _, probe = execute(with_window(query.text, 1, offset + limit), "tsv", None)
+        _, probe = execute(with_window(text, 1, offset + limit), "tsv", None)
         has_more = b"".join(probe).count(b"\n") > 1
     return Answer(query, prepared, chunks, used, limit, offset, has_more)

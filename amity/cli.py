@@ -9,17 +9,27 @@ import click
 from tqdm import tqdm
 
 from amity import __version__
+from amity.external import ExternalStore
 from amity.problems import AmityError
-from amity.store import EmbeddedStore, default_root
+from amity.store import EmbeddedStore
+from amity.stores import open_store as open_spec
 
 store_option = click.option(
-    "--store", "store_path", type=click.Path(path_type=Path), default=None,
-    help="Store directory (default: $AMITY_STORE or var/store).",
+    "--store", "store_path", default=None,
+    help="Store directory, or a remote SPARQL store as sparql+http(s)://host/sparql "
+         "(default: $AMITY_STORE or var/store; remote settings: AMITY_STORE_* and AMITY_STATE_DIR).",
 )
 
 
-def open_store(store_path: Path | None) -> EmbeddedStore:
-    return EmbeddedStore(store_path or default_root())
+def open_store(store_path: str | Path | None) -> EmbeddedStore | ExternalStore:
+    return open_spec(store_path)
+
+
+def where(store: EmbeddedStore | ExternalStore) -> str:
+    """How messages name a store: its directory, or its URL and state directory."""
+    if isinstance(store, ExternalStore):
+        return f"{store.spec} (state in {store.root.resolve()})"
+    return str(store.root.resolve())
 
 
 def tqdm_progress(description: str, total: int | None):
@@ -37,13 +47,13 @@ def cli() -> None:
 @store_option
 @click.option("--workers", type=int, default=2, show_default=True,
               help="Processes that validate graphs side by side.")
-def build(store_path: Path | None, workers: int) -> None:
+def build(store_path: str | None, workers: int) -> None:
     """Build the default graph from every bundled source, validate it and publish it."""
     from amity.build import build as run_build
     from amity.report import print_build_report
 
     store = open_store(store_path)
-    click.echo(f"Building the default graph into {store.root.resolve()} …")
+    click.echo(f"Building the default graph into {where(store)} …")
     try:
         report = run_build(store, progress=tqdm_progress, workers=workers)
     except AmityError as error:
@@ -81,19 +91,19 @@ def main() -> None:
               help="Query processes per web worker (default: one per thread).")
 @click.option("--timeout", "query_timeout", default=None, type=float,
               help="Per-query time limit in seconds (default: $AMITY_QUERY_TIMEOUT or 30).")
-def serve(store_path: Path | None, host: str, port: int, workers: int, threads: int,
+def serve(store_path: str | None, host: str, port: int, workers: int, threads: int,
           query_workers: int | None, query_timeout: float | None) -> None:
     """Serve the graph over HTTP with gunicorn, building the default graph first if there is none."""
     from amity.serving import run_gunicorn
 
     store = open_store(store_path)
     if not store.exists():
-        click.echo(f"No graph in {store.root.resolve()} yet: building the default graph first.")
+        click.echo(f"No graph in {where(store)} yet: building the default graph first.")
         from amity.build import build as run_build
         from amity.report import print_build_report
 
         print_build_report(run_build(store, progress=tqdm_progress))
-    run_gunicorn(store.root, host=host, port=port, workers=workers, threads=threads,
+    run_gunicorn(store, host=host, port=port, workers=workers, threads=threads,
                  query_workers=query_workers if query_workers is not None else threads,
                  query_timeout=query_timeout)
 
@@ -109,7 +119,7 @@ def serve(store_path: Path | None, host: str, port: int, workers: int, threads: 
 @click.option("--limit", type=int, default=None, help="Answer one page of at most this many rows.")
 @click.option("--offset", type=int, default=0, show_default=True, help="Rows to skip before the page.")
 @click.option("--list", "list_only", is_flag=True, help="List the saved queries and their parameters.")
-def query(store_path: Path | None, name: str | None, params: tuple[str, ...], format_name: str,
+def query(store_path: str | None, name: str | None, params: tuple[str, ...], format_name: str,
           limit: int | None, offset: int, list_only: bool) -> None:
     """Run saved query NAME (the same answer as GET /queries/NAME), or list the catalogue."""
     from amity import catalogue
@@ -157,7 +167,7 @@ def partner() -> None:
 @store_option
 @click.argument("name")
 @click.option("--replace-token", is_flag=True, help="Issue a new token for an existing (or revoked) partner.")
-def partner_add(store_path: Path | None, name: str, replace_token: bool) -> None:
+def partner_add(store_path: str | None, name: str, replace_token: bool) -> None:
     """Register partner NAME and print its token, once, alone on the last line."""
     from amity.partners import Registry
 
@@ -169,7 +179,7 @@ def partner_add(store_path: Path | None, name: str, replace_token: bool) -> None
 
 @partner.command("list")
 @store_option
-def partner_list(store_path: Path | None) -> None:
+def partner_list(store_path: str | None) -> None:
     """List partners, whether their token works, and the graphs they hold."""
     from amity.partners import PARTNER_GRAPHS, Registry, owner_of
 
@@ -188,7 +198,7 @@ def partner_list(store_path: Path | None) -> None:
 @partner.command("revoke")
 @store_option
 @click.argument("name")
-def partner_revoke(store_path: Path | None, name: str) -> None:
+def partner_revoke(store_path: str | None, name: str) -> None:
     """Make NAME's token useless at once; its graphs and their history stay."""
     from amity.partners import Registry
 
@@ -201,7 +211,7 @@ def partner_revoke(store_path: Path | None, name: str) -> None:
 @click.argument("name")
 @click.option("--graph", "graph", required=True, help="The partner graph IRI.")
 @click.option("--to", "to", required=True, type=int, help="The version to restore (see GET /store/history).")
-def partner_rollback(store_path: Path | None, name: str, graph: str, to: int) -> None:
+def partner_rollback(store_path: str | None, name: str, graph: str, to: int) -> None:
     """Restore version --to of one of NAME's graphs, recorded as a new version (as POST /store/rollback)."""
     from amity import merge
     from amity.partners import Registry
@@ -219,7 +229,7 @@ def partner_rollback(store_path: Path | None, name: str, graph: str, to: int) ->
 @click.option("--format", "format_name", default=None,
               help="turtle, ntriples, jsonld, rdfxml, nquads or trig (default: from the file's extension).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
-def validate_file(store_path: Path | None, file: Path, graph: str | None, format_name: str | None,
+def validate_file(store_path: str | None, file: Path, graph: str | None, format_name: str | None,
                   as_json: bool) -> None:
     """Check FILE as a partner upload would be checked, against the current graph; write nothing."""
     import json

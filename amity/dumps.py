@@ -16,7 +16,7 @@ from pyoxigraph import NamedNode, RdfFormat, serialize
 
 from amity import iris
 from amity.problems import NotFound
-from amity.store import EmbeddedStore
+from amity.stores import AmityStore
 
 _lock = threading.Lock()
 
@@ -30,12 +30,15 @@ def dump_name(graph: str | None) -> str:
     return "graph/" + graph[len(iris.GRAPH):] + ".nq.gz"
 
 
-def dump(store: EmbeddedStore, graph: str | None = None) -> Path:
+def dump(store: AmityStore, graph: str | None = None) -> Path:
     """The dump file for the current version, written now if it does not exist yet.
+
+    On a remote store the file is kept in the state directory, so each app server writes it once per
+    version and serves it from disk after that.
 
     :raises NotFound: for a graph the store does not have.
     """
-    state = store.state()
+    version = store.version()
     reader = store.reader()
     try:
         known = graph is None or reader.contains_named_graph(NamedNode(graph))
@@ -43,7 +46,7 @@ def dump(store: EmbeddedStore, graph: str | None = None) -> Path:
         known = False
     if not known:
         raise NotFound(f"there is no graph <{graph}>")
-    directory = store.root / "dumps" / f"v{state.version:06d}"
+    directory = store.root / "dumps" / f"v{version:06d}"
     path = directory / dump_name(graph)
     if path.exists():
         return path

@@ -8,7 +8,11 @@ enforced everywhere.
   limit, so a large upload is on disk once and in memory never whole.
 * **Parse** with pyoxigraph, streaming from that file. A syntax error is a 400 carrying the parser's line and
   column. pyoxigraph's JSON-LD parser has no document loader, so a remote ``@context`` is refused, never
-  fetched; its RDF/XML parser does not resolve external entities (both are tested).
+  fetched; its RDF/XML parser does not resolve external entities (both are tested). Two things it does do are
+  refused before it sees the document (:func:`check_structure`): RDF/XML entity declarations, which it expands
+  without bound (a 1 kB "billion laughs" grew to 3 GB), and JSON-LD or RDF/XML nested deeper than
+  :data:`MAX_NESTING`, on which its memory grows with the square of the depth until it overflows its stack
+  (JSON-LD objects 5 000 deep, 250 kB: SIGSEGV, and the web worker with it).
 * **Reconcile** (:mod:`amity.reconcile`): cities given by Wikidata or GeoNames IRIs, or by keys we minted
   differently, land on our IRIs; places we do not know are warnings.
 * **Validate** against ``shapes/`` (:mod:`amity.validate`) what the partner's nodes will look like once
@@ -19,12 +23,13 @@ enforced everywhere.
   class: a twinning's status, type or dates, a founding date, a city's country…) or for a language the shapes
   allow once (``sh:uniqueLang``) that differs from the reference data is reported, not refused and not hidden:
   both claims stay queryable, each in its graph.
-* **Commit** inside one :meth:`EmbeddedStore.writing` session, which works on a copy of the published state
-  and publishes it only on a clean exit: replacing the graph, recomputing ``graph/derived``, recording
-  provenance and writing the history file are several steps, and a failure in any of them leaves the published
-  store exactly as it was. Checks run before the write lock is taken, against the snapshot they read; if
+* **Commit** (embedded store) inside one :meth:`EmbeddedStore.writing` session, which works on a copy of the
+  published state and publishes it only on a clean exit: replacing the graph, recomputing ``graph/derived``,
+  recording provenance and writing the history file are several steps, and a failure in any of them leaves
+  the published store exactly as it was. Checks run before the write lock is taken, against the snapshot they read; if
   another write was published meanwhile, they run again inside the lock, so two uploads at once both land, one
-  after the other, each checked against what it is merged onto.
+  after the other, each checked against what it is merged onto. On a remote store the commit is one staged
+  update request instead, with the same order of steps and the same promise (:mod:`amity.remote_merge`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import itertools
+import mmap
 import os
 import re
 import shutil
@@ -43,6 +50,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+from xml.parsers import expat
 
 import rdflib
 from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Store, parse
@@ -53,8 +61,10 @@ from rdflib.plugins.sparql.parser import parseQuery
 from rdflib.plugins.sparql.parserutils import CompValue
 
 from amity import derive, formats, history, iris
+from amity.external import ExternalStore
 from amity.graph_validation import to_rdflib
 from amity.partners import Partner, check_writable, graph_key, owner_of
+from amity.prefetch import prefetched
 from amity.problems import (
     BadRequest,
     Conflict,
@@ -65,7 +75,7 @@ from amity.problems import (
     UnsupportedMediaType,
 )
 from amity.reconcile import PARTNER_GRAPHS, Reconciled, Reconciler
-from amity.store import EmbeddedStore
+from amity.store import EmbeddedStore, refused_when_disk_full
 from amity.validate import Report, shapes_graph, validate
 
 RDF_TYPE = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -146,6 +156,7 @@ def receive(open_stream: Callable[[], IO[bytes]], fmt: formats.Format, *, limit:
     is refused before a byte of it is read.
 
     :raises PayloadTooLarge: when the declared or the actual length passes the limit (nothing is kept).
+    :raises InsufficientStorage: when the disk fills up while the body is stored (nothing is kept).
     """
     too_large = PayloadTooLarge(
         f"the upload is larger than the limit of {limit} bytes; split it into several graphs",
@@ -153,24 +164,25 @@ def receive(open_stream: Callable[[], IO[bytes]], fmt: formats.Format, *, limit:
     )
     if declared is not None and declared > limit:
         raise too_large
-    directory.mkdir(parents=True, exist_ok=True)
-    _sweep(directory)
-    fd, name = tempfile.mkstemp(prefix="upload-", suffix="." + fmt.extensions[0], dir=directory)
-    path = Path(name)
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        stream = open_stream()
-        with os.fdopen(fd, "wb") as out:
-            while chunk := stream.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise too_large
-                digest.update(chunk)
-                out.write(chunk)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+    with refused_when_disk_full("the upload"):  # 507, not 500: the body is stored next to the store
+        directory.mkdir(parents=True, exist_ok=True)
+        _sweep(directory)
+        fd, name = tempfile.mkstemp(prefix="upload-", suffix="." + fmt.extensions[0], dir=directory)
+        path = Path(name)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            stream = open_stream()
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise too_large
+                    digest.update(chunk)
+                    out.write(chunk)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
     return Upload(path, size, digest.hexdigest(), fmt)
 
 
@@ -213,6 +225,7 @@ def parse_upload(upload: Upload, graph: str) -> list[Quad]:
 
     :raises DocumentSyntaxError: with ``line`` and ``column`` of the first error.
     """
+    check_structure(upload)
     try:
         return list(parse(path=upload.path, format=upload.fmt.rdf, base_iri=graph, rename_blank_nodes=True))
     except SyntaxError as error:
@@ -225,6 +238,76 @@ def parse_upload(upload: Upload, graph: str) -> list[Quad]:
             f"the {upload.fmt.media_type} document is not valid{where}: {error.msg or error}",
             extra={"line": line, "column": column, "format": upload.fmt.media_type},
         ) from None
+
+
+#: The deepest nesting of JSON arrays and objects, or of XML elements, an upload may have.
+MAX_NESTING = 256
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+class _Refused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def check_structure(upload: Upload) -> None:
+    """Refuse, before pyoxigraph parses it, what would make its parser run away (see the module docstring).
+
+    :raises DocumentSyntaxError: for RDF/XML that declares entities or is not well-formed XML, and for JSON-LD
+        or RDF/XML nested deeper than :data:`MAX_NESTING`.
+    """
+    if upload.fmt is formats.JSONLD:
+        if upload.path.stat().st_size == 0:
+            return
+        with open(upload.path, "rb") as source, mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as text:
+            # Strings out (an unterminated one leaves its brackets in: counted, never skipped), brackets only.
+            brackets = _JSON_STRING.sub(b"", text).translate(None, _NOT_BRACKETS)
+        for depth in itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets)):
+            if depth > MAX_NESTING:
+                raise DocumentSyntaxError(
+                    f"the JSON-LD document nests arrays and objects more than {MAX_NESTING} levels deep",
+                    extra={"line": None, "column": None, "format": upload.fmt.media_type,
+                           "max_nesting": MAX_NESTING})
+    elif upload.fmt is formats.RDFXML:
+        parser = expat.ParserCreate()
+        depth = elements = 0
+
+        def start(_name: str, _attributes: dict[str, str]) -> None:
+            nonlocal depth, elements
+            depth, elements = depth + 1, elements + 1
+            if depth > MAX_NESTING:
+                raise _Refused(f"XML elements are nested more than {MAX_NESTING} levels deep")
+
+        def end(_name: str) -> None:
+            nonlocal depth
+            depth -= 1
+
+        def entity(*_args: object) -> None:
+            raise _Refused("entity declarations (<!ENTITY …>) are not accepted: write the IRIs and text out")
+
+        parser.StartElementHandler = start
+        parser.EndElementHandler = end
+        parser.EntityDeclHandler = entity
+        parser.UnparsedEntityDeclHandler = entity
+        try:
+            with open(upload.path, "rb") as source:
+                parser.ParseFile(source)
+        except _Refused as error:
+            message = error.message
+        except expat.ExpatError as error:
+            if error.code == expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS] and not elements:
+                return  # no element at all (an empty body): pyoxigraph reads that as an empty graph
+            message = expat.errors.messages[error.code]
+        else:
+            return
+        line, column = parser.CurrentLineNumber, parser.CurrentColumnNumber + 1
+        raise DocumentSyntaxError(
+            f"the {upload.fmt.media_type} document is not valid at line {line}, column {column}: {message}",
+            extra={"line": line, "column": column, "format": upload.fmt.media_type, "max_nesting": MAX_NESTING},
+        )
 
 
 # -- shapes: which properties take one value ---------------------------------------------------------------
@@ -317,7 +400,9 @@ def check(store: Store, graph: str, quads: list[Quad], *, operation: str, own_pr
         would break the shapes.
     """
     t = time.perf_counter()
+    store = prefetched(store, quads)  # a remote store: the probes below in a few batched queries
     reconciled = Reconciler(store, own_prefix).reconcile(quads, graph)
+    store = prefetched(store, reconciled.quads)  # the IRIs reconciling rewrote
     t = timer.step("reconcile", t)
     data, conflicts = _validation_data(store, graph, reconciled.quads, add=operation == "add",
                                        own_prefix=own_prefix)
@@ -488,23 +573,12 @@ def rederive(store: Store) -> dict[str, int]:
 
     :returns: derived triples added and removed.
     """
-    inputs = _derivation_inputs()
-    if inputs is None:
+    query = inputs_query()
+    if query is None:
         derive.materialise(store)
         return {"added": -1, "removed": -1}
     # Copied as N-Quads bytes, not Python objects: the derivations read a few hundred thousand quads.
-    patterns = " UNION ".join(
-        f"{{ GRAPH ?g {{ ?s <{predicate}> {f'<{cls}>' if cls else '?o'} }} BIND(<{predicate}> AS ?p)"
-        + (f" BIND(<{cls}> AS ?o) }}" if cls else " }")
-        for predicate, cls in inputs)
-    copy = store.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ {patterns} FILTER(?g != {_DERIVED}) }}")
-    scratch = Store()
-    scratch.bulk_load(copy.serialize(format=RdfFormat.N_TRIPLES), RdfFormat.N_TRIPLES,
-                      to_graph=NamedNode(iris.graph("scratch")))
-    fresh: set[str] = set()
-    for construct in derive.DERIVATIONS.values():  # what materialise() evaluates, here in memory
-        triples = scratch.query(construct, use_default_graph_as_union=True)
-        fresh.update(_lines(triples.serialize(format=RdfFormat.N_TRIPLES)))
+    fresh = derived_from(store.query(query).serialize(format=RdfFormat.N_TRIPLES))
     current = set(_lines(store.dump(format=RdfFormat.N_TRIPLES, from_graph=_DERIVED))) \
         if store.contains_named_graph(_DERIVED) else set()
     stale, added = current - fresh, fresh - current
@@ -513,6 +587,33 @@ def rederive(store: Store) -> dict[str, int]:
     if added:
         store.load("\n".join(sorted(added)).encode(), RdfFormat.N_TRIPLES, to_graph=_DERIVED)
     return {"added": len(added), "removed": len(stale)}
+
+
+def inputs_query(excluded: Iterable[str] = ()) -> str | None:
+    """A CONSTRUCT of every triple the derivations read, outside ``graph/derived`` and ``excluded`` graphs.
+
+    None when a derivation is not a CONSTRUCT over fixed predicates (see :func:`_derivation_inputs`).
+    """
+    inputs = _derivation_inputs()
+    if inputs is None:
+        return None
+    patterns = " UNION ".join(
+        f"{{ GRAPH ?g {{ ?s <{predicate}> {f'<{cls}>' if cls else '?o'} }} BIND(<{predicate}> AS ?p)"
+        + (f" BIND(<{cls}> AS ?o) }}" if cls else " }")
+        for predicate, cls in inputs)
+    conditions = " && ".join(f"?g != {NamedNode(graph)}" for graph in [derive.DERIVED_GRAPH, *excluded])
+    return f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ {patterns} FILTER({conditions}) }}"
+
+
+def derived_from(ntriples: bytes | None) -> set[str]:
+    """The derived triples (N-Triples lines) the derivations make from these input triples, in memory."""
+    scratch = Store()
+    scratch.bulk_load(ntriples or b"", RdfFormat.N_TRIPLES, to_graph=NamedNode(iris.graph("scratch")))
+    fresh: set[str] = set()
+    for construct in derive.DERIVATIONS.values():  # what materialise() evaluates, here in memory
+        triples = scratch.query(construct, use_default_graph_as_union=True)
+        fresh.update(_lines(triples.serialize(format=RdfFormat.N_TRIPLES)))
+    return fresh
 
 
 def _lines(ntriples: bytes | None) -> list[str]:
@@ -534,7 +635,7 @@ def touches_derivations(quads: Iterable[Quad]) -> bool:
     return False
 
 
-def _snapshot(store: EmbeddedStore) -> tuple[int, Store]:
+def _snapshot(store: EmbeddedStore | ExternalStore) -> tuple[int, Store]:
     """The published version and a reader on it (the version is read first, so the reader is never older)."""
     version = store.version()
     return version, store.reader()
@@ -559,8 +660,15 @@ class _Write:
     restored: int | None = None
 
 
-def _commit(store: EmbeddedStore, write: _Write, timer: Timer) -> dict[str, Any]:
-    """Apply, derive, record and publish as one step: a failure anywhere publishes nothing."""
+def _commit(store: EmbeddedStore | ExternalStore, write: _Write, timer: Timer) -> dict[str, Any]:
+    """Apply, derive, record and publish as one step: a failure anywhere publishes nothing.
+
+    On a remote store the same steps end in one staged update request (:mod:`amity.remote_merge`).
+    """
+    if isinstance(store, ExternalStore):
+        from amity import remote_merge
+
+        return remote_merge.commit(store, write, timer)
     g = NamedNode(write.graph)
     started = _now()
     t = time.perf_counter()
@@ -638,7 +746,7 @@ def _commit(store: EmbeddedStore, write: _Write, timer: Timer) -> dict[str, Any]
 # -- entry points ------------------------------------------------------------------------------------------
 
 
-def merge(store: EmbeddedStore, partner: Partner, graph: str, upload: Upload, *,
+def merge(store: EmbeddedStore | ExternalStore, partner: Partner, graph: str, upload: Upload, *,
           operation: str) -> dict[str, Any]:
     """Replace (``PUT``) or add to (``POST``) a partner graph with an upload."""
     if operation not in ("replace", "add"):
@@ -646,8 +754,8 @@ def merge(store: EmbeddedStore, partner: Partner, graph: str, upload: Upload, *,
     return _write_upload(store, partner, graph, check_writable(partner, graph), upload, operation=operation)
 
 
-def _write_upload(store: EmbeddedStore, partner: Partner, graph: str, key: str, upload: Upload, *,
-                  operation: str, restored: int | None = None) -> dict[str, Any]:
+def _write_upload(store: EmbeddedStore | ExternalStore, partner: Partner, graph: str, key: str,
+                  upload: Upload, *, operation: str, restored: int | None = None) -> dict[str, Any]:
     """Parse outside the lock, check against the published snapshot, commit (checking again if it moved)."""
     timer = Timer()
     t = time.perf_counter()
@@ -664,13 +772,13 @@ def _write_upload(store: EmbeddedStore, partner: Partner, graph: str, key: str, 
                                  recheck=run_checks, restored=restored), timer)
 
 
-def delete(store: EmbeddedStore, partner: Partner, graph: str) -> dict[str, Any]:
+def delete(store: EmbeddedStore | ExternalStore, partner: Partner, graph: str) -> dict[str, Any]:
     """Drop a partner graph (``DELETE``); its history stays, and a rollback can bring it back."""
     key = check_writable(partner, graph)
     return _commit(store, _Write(partner, graph, key, "delete"), Timer())
 
 
-def rollback(store: EmbeddedStore, partner: Partner, graph: str, to: int) -> dict[str, Any]:
+def rollback(store: EmbeddedStore | ExternalStore, partner: Partner, graph: str, to: int) -> dict[str, Any]:
     """Restore version ``to`` of a graph, itself recorded as a new version.
 
     The old content is checked again like an upload: the reference data may have moved on since.
@@ -689,7 +797,7 @@ def rollback(store: EmbeddedStore, partner: Partner, graph: str, to: int) -> dic
         return _write_upload(store, partner, graph, key, restored, operation="rollback", restored=to)
 
 
-def _restored_upload(store: EmbeddedStore, key: str, version: int) -> Upload:
+def _restored_upload(store: EmbeddedStore | ExternalStore, key: str, version: int) -> Upload:
     """A stored version as an upload (N-Quads in a temporary file): it goes through the same checks."""
     directory = store.root / UPLOADS_DIR
     directory.mkdir(parents=True, exist_ok=True)
@@ -715,15 +823,16 @@ def revalidate(store: Store, graph: str) -> tuple[Report, list[dict[str, Any]]]:
     return validate(data), conflicts
 
 
-def dry_run(store: EmbeddedStore, upload: Upload, *, graph: str | None, operation: str = "replace",
-            partner: Partner | None = None) -> dict[str, Any]:
+def dry_run(store: EmbeddedStore | ExternalStore, upload: Upload, *, graph: str | None,
+            operation: str = "replace", partner: Partner | None = None) -> dict[str, Any]:
     """Everything a merge checks, and nothing it writes (``POST /validate``, ``amity validate``).
 
     Without a partner the upload is checked as a new graph against the reference data only, which is public:
     no partner graph is read, so a dry run tells nothing that ``GET /store`` would not. With a partner
-    (token), ``graph`` must be theirs and an ``add`` is checked together with what the graph holds.
+    (token), ``graph`` must be theirs (their own graph when none is named) and an ``add`` is checked together
+    with what the graph holds.
     """
-    graph = graph or SCRATCH_GRAPH
+    graph = graph or (partner.graph if partner is not None else SCRATCH_GRAPH)
     if partner is not None:
         check_writable(partner, graph)
     elif operation != "replace":

@@ -112,6 +112,10 @@ class StoreError(AmityError):
     title = "Store error"
 
 
+class PartialCommit(StoreError):
+    """A staged commit failed after the store applied part of it: staging is kept for the operator."""
+
+
 @dataclass(frozen=True)
 class TimeLimitParameter:
     """A store's own per-request time-limit parameter: its name and how many units make a second."""
@@ -360,9 +364,10 @@ class RemoteStore:
         ``GRAPH ?g {}`` would be the cheap form, but Virtuoso answers it with nothing, so this asks for graphs
         that have a triple — which is also what a graph is on stores without empty graphs. The prefix is
         checked here, not in a FILTER: Virtuoso lists graphs from an index in 0.3 s for 3 M triples, but scans
-        every quad (18 s) once a FILTER is added.
+        every quad (18 s) once a FILTER is added. ``GROUP BY ?g``, not ``DISTINCT``: the same list, but
+        Virtuoso 7.2 answers ``SELECT DISTINCT ?g`` by a scan too (15 s for 476 000 quads, 0.02 s grouped).
         """
-        text = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+        text = "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
         response = self._request("POST", self.query_url, what="graph listing", timeout=self.query_timeout,
                                  data={"query": text}, headers={"Accept": RESULTS_JSON},
                                  authenticated=self.auth_reads)
@@ -725,7 +730,7 @@ class StagedWrite:
                 return counts
             if outcome == "partial":
                 self.done = True
-                raise StoreError(f"the store applied part of the commit of {self.run} before failing ({error}); "
+                raise PartialCommit(f"the store applied part of the commit of {self.run} before failing ({error}); "
                                  "its staging graphs are kept for inspection") from error
             self.abort()
             raise

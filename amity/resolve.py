@@ -167,7 +167,7 @@ def _direct(store: Store, kind: str, raw: str) -> set[str] | None:
         identifiers.append((CDO.geonamesId, match.group(1)))
     if kind == "country" and re.fullmatch(r"[A-Za-z]{2,3}", raw):
         identifiers.append((CDO.iso2 if len(raw) == 2 else CDO.iso3, raw.upper()))
-    if kind == "network" and iris.slug(raw) == raw and _of_kind(store, iris.org(raw), kind):
+    if kind == "network" and re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", raw) and _of_kind(store, iris.org(raw), kind):
         return {iris.org(raw)}
     for predicate, value in identifiers:
         found = {q.subject.value for q in store.quads_for_pattern(None, predicate, Literal(value), None)
@@ -187,8 +187,11 @@ def _direct(store: Store, kind: str, raw: str) -> set[str] | None:
 def _named(store: Store, kind: str, name: str) -> set[str]:
     """Resources of ``kind`` labelled ``name`` (as typed, Title Case or lower case) in a common language."""
     found: set[str] = set()
-    for spelling in {name, name.title(), name.capitalize(), name.lower()}:
-        terms = [Literal(spelling)] + [Literal(spelling, language=tag) for tag in LOOKUP_LANGUAGES]
+    terms = [term for spelling in {name, name.title(), name.capitalize(), name.lower()}
+             for term in [Literal(spelling)] + [Literal(spelling, language=tag) for tag in LOOKUP_LANGUAGES]]
+    if hasattr(store, "subjects_for"):  # a remote store: one request, not a round trip per probe
+        found = store.subjects_for(_LABELS, terms)
+    else:
         for predicate in _LABELS:
             for term in terms:
                 found.update(q.subject.value for q in store.quads_for_pattern(None, predicate, term, None))

@@ -12,16 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amity.executor import InProcess, QueryPool
+from amity.external import ExternalStore
+from amity.remote_executor import RemoteExecutor
 from amity.result_cache import CachingExecutor, ResultCache
 from amity.sparql import DEFAULT_ROW_CAP, Binding, Prepared, prepare
 from amity.store import EmbeddedStore
+from amity.stores import default_spec, open_store
 
 
 @dataclass
 class Settings:
     """Limits and switches of one service; :meth:`from_env` reads ``AMITY_*`` variables."""
 
-    store_path: Path = Path("var/store")
+    store_path: str | Path = "var/store"  # a directory, or a remote store's sparql+http(s):// URL
     query_timeout: float = 30.0
     row_cap: int = DEFAULT_ROW_CAP
     query_workers: int = 2
@@ -34,7 +37,7 @@ class Settings:
     def from_env(cls, **overrides: object) -> Settings:
         env = os.environ
         values: dict[str, object] = {
-            "store_path": Path(env.get("AMITY_STORE", "var/store")),
+            "store_path": default_spec(env),
             "query_timeout": float(env.get("AMITY_QUERY_TIMEOUT", "30")),
             "row_cap": int(env.get("AMITY_ROW_CAP", str(DEFAULT_ROW_CAP))),
             "query_workers": int(env.get("AMITY_QUERY_WORKERS", "2")),
@@ -50,16 +53,21 @@ class Settings:
 class Amity:
     """The store plus the executor that runs queries against it."""
 
-    def __init__(self, settings: Settings, *, store: EmbeddedStore | None = None) -> None:
+    def __init__(self, settings: Settings, *, store: EmbeddedStore | ExternalStore | None = None) -> None:
         self.settings = settings
-        self.store = store or EmbeddedStore(settings.store_path)
-        if settings.query_workers > 0:
-            self.executor: QueryPool | InProcess | CachingExecutor = QueryPool(
+        self.store = store or open_store(settings.store_path)
+        if isinstance(self.store, ExternalStore):
+            # The remote store enforces the time limit itself: no query processes (amity/remote_executor.py).
+            self.executor: QueryPool | InProcess | RemoteExecutor | CachingExecutor = RemoteExecutor(
+                self.store, timeout=settings.query_timeout)
+        elif settings.query_workers > 0:
+            self.executor = QueryPool(
                 self.store.root, size=settings.query_workers, timeout=settings.query_timeout
             )
         else:
             self.executor = InProcess(self.store.root)
-        if settings.result_cache_bytes > 0:
+        if isinstance(self.store, EmbeddedStore) and settings.result_cache_bytes > 0:
+            # Only here: a published snapshot never changes, while a remote store may be written by others.
             self.executor = CachingExecutor(self.executor, self.store.current_file,
                                             ResultCache(settings.result_cache_bytes))
 

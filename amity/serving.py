@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import click
 from gunicorn.app.base import BaseApplication
 
+from amity.external import ExternalStore
 from amity.store import EmbeddedStore
 
 
@@ -26,27 +26,33 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
-def run_gunicorn(store_root: Path, *, host: str, port: int, workers: int, threads: int, query_workers: int,
-                 query_timeout: float | None) -> None:
+def run_gunicorn(store: EmbeddedStore | ExternalStore, *, host: str, port: int, workers: int, threads: int,
+                 query_workers: int, query_timeout: float | None) -> None:
     """Start gunicorn; each web worker gets its own pool of query processes.
 
     gthread workers keep idle keep-alive connections off the worker threads, and
     the query processes, not the web threads, carry the time limit, so the
-    gunicorn worker timeout only guards against a wedged worker.
+    gunicorn worker timeout only guards against a wedged worker. On a remote store the store carries
+    the time limit and no query processes start (``amity/remote_executor.py``).
     """
-    os.environ["AMITY_STORE"] = str(store_root.resolve())
+    if isinstance(store, ExternalStore):
+        os.environ.update(store.environment())
+        where = f"{store.spec} (state in {store.root.resolve()})"
+        query_workers = 0
+    else:
+        os.environ["AMITY_STORE"] = str(store.root.resolve())
+        where = str(store.root.resolve())
     os.environ["AMITY_QUERY_WORKERS"] = str(query_workers)
     if query_timeout is not None:
         os.environ["AMITY_QUERY_TIMEOUT"] = str(query_timeout)
     limit = float(os.environ.get("AMITY_QUERY_TIMEOUT", "30"))
-    store = EmbeddedStore(store_root)
-    state = store.state()
+    version = store.version()
     url = f"http://{host}:{port}/"
+    executor = f"{query_workers} query processes each" if query_workers else "queries run by the store"
     click.echo(
-        f"Amity serving {store.root.resolve()} (version {state.version}) at {url}\n"
+        f"Amity serving {where} (version {version}) at {url}\n"
         f"  SPARQL endpoint {url}sparql · query page {url} · VoID {url}.well-known/void\n"
-        f"  {workers} web workers × {threads} threads, {query_workers} query processes each, "
-        f"{limit:g} s query time limit"
+        f"  {workers} web workers × {threads} threads, {executor}, {limit:g} s query time limit"
     )
     _Gunicorn({
         "bind": f"{host}:{port}",

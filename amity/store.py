@@ -19,11 +19,14 @@ tests check.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
+import logging
 import os
 import shutil
 import threading
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +34,9 @@ from pathlib import Path
 
 from pyoxigraph import Store
 
-from amity.problems import ServiceUnavailable
+from amity.problems import AmityError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
 
 #: Snapshots kept besides the current one, so readers that are still finishing
 #: a request on an older snapshot keep their files.
@@ -73,6 +78,46 @@ class _WriteHandle:
         self.store = None
 
 
+class InsufficientStorage(AmityError):
+    """507: a write needed more disk than was free. Nothing was published; the fix is freeing space.
+
+    Kept apart from a 500 so that a full disk reads as what it is, to the partner and in the logs, and from a
+    503 so that a client does not retry blindly.
+    """
+
+    status = 507
+    title = "Insufficient storage"
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether an error is ENOSPC or EDQUOT, from the OS or from RocksDB.
+
+    pyoxigraph raises RocksDB's I/O errors as ``OSError`` without an ``errno``
+    (``IO error: No space left on device: While appending to file: …``), so the message is checked too.
+    """
+    if not isinstance(error, OSError):
+        return False
+    return error.errno in (errno.ENOSPC, errno.EDQUOT) or any(
+        text in str(error) for text in ("No space left on device", "Disk quota exceeded"))
+
+
+@contextmanager
+def refused_when_disk_full(what: str) -> Iterator[None]:
+    """Turn a full disk inside the block into :class:`InsufficientStorage` (507); other errors pass through.
+
+    Logged as an error too: the client's 507 tells a partner to wait, the log tells the operator to act.
+    """
+    try:
+        yield
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        log.error("the disk is full: %s was refused (%s)", what, error)
+        raise InsufficientStorage(
+            f"the disk holding the store is full: {what} was refused and nothing was written; "
+            "try again once an operator has freed space") from error
+
+
 def default_root() -> Path:
     """``$AMITY_STORE``, else ``var/store`` in the working directory."""
     return Path(os.environ.get("AMITY_STORE", "var/store"))
@@ -87,6 +132,11 @@ class EmbeddedStore:
         self._reader_state: State | None = None
         self._reader_stamp: tuple[int, int] | None = None
         self._lock = threading.Lock()
+
+    @property
+    def spec(self) -> str:
+        """What ``--store`` / ``AMITY_STORE`` holds for this store (:mod:`amity.stores`)."""
+        return str(self.root)
 
     # -- state ---------------------------------------------------------------------------------------
 
@@ -164,25 +214,45 @@ class EmbeddedStore:
         stage them and finish with one call. The copy is a new directory (hard
         links: milliseconds), so if the block raises or the process dies, the
         copy is dropped and the next write starts from what readers see, never
-        from half a write.
+        from half a write. A full disk anywhere in it is :class:`InsufficientStorage`.
         """
-        with self.write_lock():
+        with self.write_lock(), refused_when_disk_full("the write"):
             state = self.state()
             master_dir, version = self.next_master_dir()
-            published = Store.read_only(str(self.root / state.snapshot))
-            published.backup(str(master_dir))
-            del published
-            handle = _WriteHandle(Store(str(master_dir)))
+            try:
+                published = Store.read_only(str(self.root / state.snapshot))
+                published.backup(str(master_dir))
+                del published
+                handle = _WriteHandle(Store(str(master_dir)))
+            except BaseException:
+                shutil.rmtree(master_dir, ignore_errors=True)
+                raise
             try:
                 yield handle  # type: ignore[misc]
                 handle.flush()
                 self.publish_new_master(handle.store, master_dir, version)
-            except BaseException:
+            except BaseException as error:
                 handle.release()
-                shutil.rmtree(master_dir, ignore_errors=True)
+                # pyoxigraph has no close(): the copy's RocksDB stays open while anything refers to it, and the
+                # frames the error passed through may hold an iterator on it (history.write_version does). Those
+                # frames are cleared so the copy is closed before its directory is removed; an instance left
+                # open would write into the directory the next write creates under the same name.
+                traceback.clear_frames(error.__traceback__)
+                self._discard_unpublished(master_dir, version)
                 raise
             finally:
                 handle.release()
+
+    def _discard_unpublished(self, master_dir: Path, version: int) -> None:
+        """Remove what a failed write left: its master and a half-taken snapshot, unless ``CURRENT`` names them.
+
+        On a full disk the space they hold is what the next write needs, so they go now rather than when the
+        next write happens to reuse their names.
+        """
+        if self.exists() and self.state().version == version:
+            return  # published after all (the failure came after CURRENT was replaced): readers use it
+        shutil.rmtree(master_dir, ignore_errors=True)
+        shutil.rmtree(self.root / f"snap-{version:06d}", ignore_errors=True)
 
     def next_master_dir(self) -> tuple[Path, int]:
         """Where a build writes its new master: a directory no reader knows yet.

@@ -12,12 +12,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
 from amity.store import EmbeddedStore
+
+if TYPE_CHECKING:
+    from amity.external import ExternalStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,22 +37,30 @@ def free_port() -> int:
 class LiveServer:
     process: subprocess.Popen
     url: str
-    store: EmbeddedStore
+    store: EmbeddedStore | ExternalStore
     log: Path
 
     def sparql_url(self) -> str:
         return self.url + "sparql"
 
 
-def start_server(store: EmbeddedStore, log: Path, *, timeout: float = 30.0, workers: int = 1,
+def start_server(store: EmbeddedStore | ExternalStore, log: Path, *, timeout: float = 30.0, workers: int = 1,
                  threads: int = 4,
-                 query_workers: int = 2, extra_env: dict[str, str] | None = None) -> LiveServer:
-    """``amity serve`` on a free loopback port; returns once it answers a query."""
+                 query_workers: int = 2, extra_env: dict[str, str] | None = None,
+                 program: Sequence[str] = ("-m", "amity.cli")) -> LiveServer:
+    """``amity serve`` on a free loopback port; returns once it answers a query.
+
+    ``program`` is what ``python`` runs with ``serve …`` after it: another entry point that ends in the same
+    command line can wrap it (the crash tests install their pause points that way).
+    """
+    from amity.external import ExternalStore
+
     port = free_port()
-    env = {**os.environ, "AMITY_QUERY_TIMEOUT": str(timeout), **(extra_env or {})}
+    remote = store.environment() if isinstance(store, ExternalStore) else {}  # a remote store's settings
+    env = {**os.environ, **remote, "AMITY_QUERY_TIMEOUT": str(timeout), **(extra_env or {})}
     out = open(log, "w")  # noqa: SIM115 - the server writes to it for its whole life
     process = subprocess.Popen(
-        [sys.executable, "-m", "amity.cli", "serve", "--store", str(store.root), "--port", str(port),
+        [sys.executable, *program, "serve", "--store", store.spec, "--port", str(port),
          "--workers", str(workers), "--threads", str(threads), "--query-workers", str(query_workers)],
         cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
     )

@@ -10,6 +10,8 @@ import requests
 
 from tests.conftest import assert_problem
 
+pytestmark = pytest.mark.both_stores
+
 GUANGZHOU = "https://w3id.org/citydiplomacy/id/city/Q16572"
 SKOS_PREF = rdflib.URIRef("http://www.w3.org/2004/02/skos/core#prefLabel")
 

@@ -32,21 +32,36 @@ from tests.test_merge import (
     twinning_turtle,
 )
 
+pytestmark = pytest.mark.both_stores
+
 UPLOAD_LIMIT = 64 * 1024
 TURTLE = {"Content-Type": "text/turtle"}
 OTHER = "unctad"
 
 
 @pytest.fixture(scope="module")
-def gsp(tmp_path_factory):
-    """A live server on a fresh reference store, with two partners and their tokens."""
+def gsp(store_kind, tmp_path_factory):
+    """A live server on a fresh reference store, with two partners and their tokens.
+
+    On Virtuoso the module gets a server of its own: the session's scratch server is reset by other tests.
+    """
     root = tmp_path_factory.mktemp("gsp")
-    store = make_reference_store(root / "store")
-    registry = Registry(store)
-    tokens = {name: registry.add(name)[1] for name in (PARTNER, OTHER)}
-    server = start_server(store, root / "server.log", extra_env={"AMITY_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT)})
-    yield server, tokens
-    stop_server(server)
+    remote = None
+    if store_kind == "virtuoso":
+        import virtuoso
+
+        remote = virtuoso.start()
+    try:
+        store = make_reference_store(root / "store", remote)
+        registry = Registry(store)
+        tokens = {name: registry.add(name)[1] for name in (PARTNER, OTHER)}
+        server = start_server(store, root / "server.log",
+                              extra_env={"AMITY_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT)})
+        yield server, tokens
+        stop_server(server)
+    finally:
+        if remote is not None:
+            remote.stop()
 
 
 def auth(token: str) -> dict[str, str]:

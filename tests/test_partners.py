@@ -14,14 +14,26 @@ from pyoxigraph import NamedNode
 
 from amity import history, iris, merge
 from amity.cli import cli
+from amity.external import ExternalStore
 from amity.partners import Registry, bearer_token, check_writable, graph_key, owner_of, token_hash
 from amity.problems import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
-from tests.test_merge import PARTNER, PARTNER_GRAPH, dump, expand, make_reference_store, twinning_turtle
+from tests.remote_stores import cli as store_cli
+from tests.test_merge import (
+    PARTNER,
+    PARTNER_GRAPH,
+    dump,
+    expand,
+    make_reference_store,
+    reference_store_for,
+    twinning_turtle,
+)
+
+pytestmark = pytest.mark.both_stores
 
 
 @pytest.fixture
-def store(tmp_path):
-    return make_reference_store(tmp_path / "store")
+def store(store_kind, tmp_path, request):
+    return reference_store_for(store_kind, tmp_path / "store", request)
 
 
 def test_a_token_is_kept_only_as_its_sha256(store):
@@ -75,7 +87,9 @@ def test_the_check_does_the_same_work_whether_the_partner_exists_or_not(store, m
             registry.authenticate(candidate)
         counts.append(len(calls))
     assert counts == [3, 3, 3]
-    empty = Registry(make_reference_store(store.root.parent / "empty"))
+    other_root = store.root.parent / "empty"  # the registry lives in the store's (state) directory
+    empty = Registry(ExternalStore(store.client, other_root) if isinstance(store, ExternalStore)
+                     else make_reference_store(other_root))
     calls.clear()
     with pytest.raises(Unauthorized):
         empty.authenticate(token)
@@ -105,24 +119,26 @@ def test_names_and_graph_ownership(store):
 
 
 def test_cli_add_list_revoke(store):
+    args, env = store_cli(store)
     runner = CliRunner()
-    result = runner.invoke(cli, ["partner", "add", PARTNER, "--store", str(store.root)])
+    result = runner.invoke(cli, ["partner", "add", PARTNER, *args], env=env)
     assert result.exit_code == 0, result.output
     token = result.output.rstrip("\n").splitlines()[-1]
     assert token not in result.output.rstrip("\n").splitlines()[0]
     assert Registry(store).authenticate(token).name == PARTNER
-    listed = runner.invoke(cli, ["partner", "list", "--store", str(store.root)])
+    listed = runner.invoke(cli, ["partner", "list", *args], env=env)
     assert PARTNER in listed.output and "active" in listed.output and token not in listed.output
-    again = runner.invoke(cli, ["partner", "add", PARTNER, "--store", str(store.root)])
+    again = runner.invoke(cli, ["partner", "add", PARTNER, *args], env=env)
     assert again.exit_code != 0
-    revoked = runner.invoke(cli, ["partner", "revoke", PARTNER, "--store", str(store.root)])
+    revoked = runner.invoke(cli, ["partner", "revoke", PARTNER, *args], env=env)
     assert revoked.exit_code == 0 and "revoked" in revoked.output
     with pytest.raises(Unauthorized):
         Registry(store).authenticate(token)
-    assert "revoked" in runner.invoke(cli, ["partner", "list", "--store", str(store.root)]).output
+    assert "revoked" in runner.invoke(cli, ["partner", "list", *args], env=env).output
 
 
 def test_cli_rollback_and_validate(store, tmp_path):
+    args, env = store_cli(store)
     partner, _token = Registry(store).add(PARTNER)
     for i, (a, b) in enumerate([("Q170322", "Q90"), ("Q956", "Q649")]):
         path = tmp_path / f"v{i}.ttl"
@@ -130,7 +146,7 @@ def test_cli_rollback_and_validate(store, tmp_path):
         merge.merge(store, partner, PARTNER_GRAPH, merge.from_file(path), operation="replace")
     runner = CliRunner()
     result = runner.invoke(cli, ["partner", "rollback", PARTNER, "--graph", PARTNER_GRAPH, "--to", "1",
-                                 "--store", str(store.root)])
+                                 *args], env=env)
     assert result.exit_code == 0, result.output
     assert [v.operation for v in history.versions(store.reader(), PARTNER_GRAPH)] == ["replace", "replace",
                                                                                      "rollback"]
@@ -143,13 +159,13 @@ def test_cli_rollback_and_validate(store, tmp_path):
     before = dump(store)
     good = tmp_path / "good.ttl"
     good.write_text(expand(twinning_turtle("Q656", "Q170322", status="suspended", start="1993")))
-    checked = runner.invoke(cli, ["validate", str(good), "--store", str(store.root)])
+    checked = runner.invoke(cli, ["validate", str(good), *args], env=env)
     assert checked.exit_code == 0, checked.output
     assert checked.output.startswith("conforms") and "conflict" in checked.output
-    as_json = json.loads(runner.invoke(cli, ["validate", str(good), "--json", "--store", str(store.root)]).output)
+    as_json = json.loads(runner.invoke(cli, ["validate", str(good), "--json", *args], env=env).output)
     assert as_json["dry_run"] and as_json["conflict_count"] == 2
     bad = tmp_path / "bad.ttl"
     bad.write_text(expand(twinning_turtle("Q656", "Q90").replace("cdo:status ts:formal ;", "")))
-    refused = runner.invoke(cli, ["validate", str(bad), "--store", str(store.root)])
+    refused = runner.invoke(cli, ["validate", str(bad), *args], env=env)
     assert refused.exit_code == 1 and "violation" in refused.output and "cdo:status" in refused.output
     assert dump(store) == before

@@ -16,6 +16,9 @@ from openapi_spec_validator import validate
 from amity import catalogue, formats, iris
 from amity.cli import cli
 from tests.conftest import assert_problem
+from tests.remote_stores import cli as store_cli
+
+pytestmark = pytest.mark.both_stores
 
 HTML = {"Accept": "text/html"}
 JSON = {"Accept": "application/json"}
@@ -204,11 +207,12 @@ SAME_BYTES = [
 
 
 @pytest.mark.parametrize("name,params,fmt", SAME_BYTES, ids=[f"{n}-{f}" for n, _, f in SAME_BYTES])
-def test_cli_and_http_give_the_same_bytes(client, built_store, name, params, fmt):
-    args = ["query", name, "--store", str(built_store.root), "--format", fmt]
+def test_cli_and_http_give_the_same_bytes(client, served_store, name, params, fmt):
+    store_args, env = store_cli(served_store)
+    args = ["query", name, *store_args, "--format", fmt]
     for key, value in params.items():
         args += ["--param", f"{key}={value}"]
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    result = CliRunner().invoke(cli, args, catch_exceptions=False, env=env)
     assert result.exit_code == 0, result.output
     extension = formats.by_name(fmt, formats.RESULTS + formats.GRAPHS).extensions[0]
     response = client.get(f"/queries/{name}.{extension}?{urlencode(params)}")
@@ -216,17 +220,19 @@ def test_cli_and_http_give_the_same_bytes(client, built_store, name, params, fmt
     assert result.stdout_bytes == response.data and len(response.data) > 100
 
 
-def test_cli_lists_the_catalogue_and_prints_a_table(built_store):
+def test_cli_lists_the_catalogue_and_prints_a_table(served_store):
     listing = CliRunner().invoke(cli, ["query", "--list"], catch_exceptions=False)
     assert "twins-of-city" in listing.output and "--param city=<city>" in listing.output
-    table = CliRunner().invoke(cli, ["query", "intents-to-twin", "--store", str(built_store.root),
-                                     "--param", "city=Qingdao"], catch_exceptions=False)
+    store_args, env = store_cli(served_store)
+    table = CliRunner().invoke(cli, ["query", "intents-to-twin", *store_args, "--param", "city=Qingdao"],
+                               catch_exceptions=False, env=env)
     assert "Bandar Abbas" in table.output and "(2 rows)" in table.output
 
 
-def test_cli_reports_a_bad_parameter_as_one_line(built_store):
-    result = CliRunner().invoke(cli, ["query", "most-twinned-cities", "--store", str(built_store.root),
-                                      "--param", "min_twins=many"])
+def test_cli_reports_a_bad_parameter_as_one_line(served_store):
+    store_args, env = store_cli(served_store)
+    result = CliRunner().invoke(cli, ["query", "most-twinned-cities", *store_args, "--param", "min_twins=many"],
+                                env=env)
     assert result.exit_code != 0 and "min_twins" in str(result.exception)
 
 

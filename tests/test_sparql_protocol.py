@@ -17,6 +17,8 @@ from SPARQLWrapper import CSV, JSON, TSV, TURTLE, XML, SPARQLWrapper
 
 from tests.conftest import assert_problem
 
+pytestmark = pytest.mark.both_stores
+
 GUANGZHOU = "https://w3id.org/citydiplomacy/id/city/Q16572"
 COUNT_CITIES = "SELECT (COUNT(*) AS ?n) WHERE { ?c a cdo:City }"
 HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"

@@ -132,6 +132,8 @@ def write_ini(directory: Path, *, sql_port: int, http_port: int, buffers: int = 
     * ``MaxDirtyBuffers`` at 3/4 of ``NumberOfBuffers`` (OpenLink's ratio); ``ThreadsPerQuery`` 2 on a 2-core box;
     * ``ResultSetMaxRows`` well above Amity's own row cap (100 000), so Virtuoso never truncates an answer Amity
       would give in full — Virtuoso's truncation is silent (only an ``X-SPARQL-MaxRows`` header says so);
+    * ``MaxSortedTopRows`` (``[Parameters]``) as high: Virtuoso refuses an ``ORDER BY`` with ``LIMIT`` + ``OFFSET``
+      above it (``SR353``, default 10 000), and Amity adds ``LIMIT 100000`` (its row cap) to every query;
     * ``MaxQueryExecutionTime`` as the server-side ceiling; the ``timeout`` request parameter lowers it per query;
     * ``settings`` — ``{"Parameters": {"DefaultIsolation": 4}}`` — overrides or adds keys, for experiments.
     """
@@ -171,6 +173,7 @@ AsyncQueueMaxThreads = 4
 MaxQueryMem          = 1G
 VectorSize           = 1000
 MaxVectorSize        = 1000000
+MaxSortedTopRows     = {result_rows}
 
 [HTTPServer]
 ServerPort           = 127.0.0.1:{http_port}

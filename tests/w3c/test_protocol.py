@@ -30,6 +30,8 @@ from pyoxigraph import Literal, NamedNode, Quad, QueryBoolean, QueryResultsForma
 from amity.store import EmbeddedStore
 from amity.testing import LiveServer, start_server, stop_server
 
+pytestmark = pytest.mark.both_stores
+
 #: Every entry of the manifest, in its order.
 MANIFEST = (
     "query_post_form", "query_dataset_default_graphs_get", "query_dataset_default_graphs_post",
@@ -102,14 +104,21 @@ def protocol_quads() -> Iterator[Quad]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[LiveServer]:
+def server(store_kind, tmp_path_factory, request) -> Iterator[LiveServer]:
+    """The three graphs on the store under test (on Virtuoso: Amity's graphs are those under ``DATA``)."""
     root = tmp_path_factory.mktemp("protocol")
-    store = EmbeddedStore(root / "store")
-    master_dir, version = store.next_master_dir()
-    master = Store(str(master_dir))
-    master.bulk_extend(protocol_quads())
-    store.publish_new_master(master, master_dir, version)
-    del master
+    if store_kind == "virtuoso":
+        from tests.remote_stores import remote_store
+
+        store = remote_store(request.getfixturevalue("virtuoso"), protocol_quads(), root / "state",
+                             graph_prefix=DATA)
+    else:
+        store = EmbeddedStore(root / "store")
+        master_dir, version = store.next_master_dir()
+        master = Store(str(master_dir))
+        master.bulk_extend(protocol_quads())
+        store.publish_new_master(master, master_dir, version)
+        del master
     live = start_server(store, root / "server.log", timeout=10.0, workers=1, threads=2, query_workers=1)
     yield live
     stop_server(live)
