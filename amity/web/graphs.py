@@ -113,6 +113,7 @@ def _read(graph: str | None) -> Response:
             reader.dump(body, fmt.rdf, from_graph=NamedNode(graph), prefixes=prefixes)
         body.seek(0)
         response = send_file(body, mimetype=fmt.content_type, conditional=False)
+        response.headers["Content-Type"] = fmt.content_type  # send_file appends a second charset to text/*
     response.headers["Vary"] = "Accept"
     return response
 
