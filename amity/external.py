@@ -19,12 +19,10 @@ through :class:`~amity.remote.RemoteStore` (standard protocols only). Three thin
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from pyoxigraph import NamedNode
@@ -32,6 +30,7 @@ from pyoxigraph import NamedNode
 from amity.problems import ServiceUnavailable
 from amity.remote import RemoteStore
 from amity.remote_reader import RemoteReader
+from amity.store import directory_lock
 
 #: The graph holding the version triple; outside every graph prefix, so never in a union or a listing.
 STATE_GRAPH = "urn:x-amity:state"
@@ -134,16 +133,9 @@ class ExternalStore:
 
     # -- writing -------------------------------------------------------------------------------------
 
-    @contextmanager
-    def write_lock(self) -> Iterator[None]:
+    def write_lock(self) -> AbstractContextManager[None]:
         """Exclusive across the processes that share the state directory (see the module notes)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "write.lock", "a+") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        return directory_lock(self.root)
 
     def environment(self) -> dict[str, str]:
         """``AMITY_STORE*`` variables that open this same store in another process (a served app)."""

@@ -720,8 +720,16 @@ def _commit(store: EmbeddedStore | ExternalStore, write: _Write, timer: Timer) -
         if written is not None:
             written.unlink(missing_ok=True)
         raise
+    return write_answer(write, graph=write.graph, existed=existed, number=number, previous=previous,
+                        before=before, after=after, checked=checked, derived=derived, version=version,
+                        upload=upload, timer=timer)
+
+
+def write_answer(write: _Write, *, graph: str, existed: bool, number: int, previous: int, before: int, after: int,
+                 checked: Any, derived: Any, version: int, upload: Upload | None, timer: Timer) -> dict[str, Any]:
+    """What a client is told of a write, the same from either store's commit."""
     answer: dict[str, Any] = {
-        "graph": write.graph,
+        "graph": graph,
         "partner": write.partner.name,
         "operation": write.operation,
         "created": not existed and write.operation != "delete",
@@ -731,7 +739,7 @@ def _commit(store: EmbeddedStore | ExternalStore, write: _Write, timer: Timer) -
         "triples": {"before": before, "after": after,
                     "uploaded": len(checked.quads) if checked is not None else 0},
         "derived": derived,
-        "store_version": version + 1,  # the snapshot this write published
+        "store_version": version + 1,  # the version this write published
     }
     if upload is not None:
         answer["upload"] = {"bytes": upload.size, "sha256": upload.sha256, "format": upload.fmt.media_type}

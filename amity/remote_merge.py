@@ -32,7 +32,7 @@ from pyoxigraph import NamedNode, Quad, RdfFormat, Triple, parse, serialize
 
 from amity import derive, history
 from amity.external import ExternalStore
-from amity.merge import Timer, _now, _Write, derived_from, inputs_query, touches_derivations
+from amity.merge import Timer, _now, _Write, derived_from, inputs_query, touches_derivations, write_answer
 from amity.problems import NotFound
 from amity.remote import PartialCommit, data_operations
 
@@ -122,24 +122,6 @@ def commit(store: ExternalStore, write: _Write, timer: Timer) -> dict[str, Any]:
         if written is not None:
             written.unlink(missing_ok=True)  # nothing landed (StagedWrite.commit checked the marker)
         raise
-    answer: dict[str, Any] = {
-        "graph": graph,
-        "partner": write.partner.name,
-        "operation": write.operation,
-        "created": not existed and write.operation != "delete",
-        "version": number,
-        "previous_version": previous or None,
-        "activity": history.activity_iri(write.key, number),
-        "triples": {"before": len(old), "after": len(final),
-                    "uploaded": len(checked.quads) if checked is not None else 0},
-        "derived": derived,
-        "store_version": version + 1,
-    }
-    if upload is not None:
-        answer["upload"] = {"bytes": upload.size, "sha256": upload.sha256, "format": upload.fmt.media_type}
-    if write.restored is not None:
-        answer["restored_version"] = write.restored
-    if checked is not None:
-        answer.update(checked.summary())
-    answer["timings"] = timer.as_json()
-    return answer
+    return write_answer(write, graph=graph, existed=existed, number=number, previous=previous, before=len(old),
+                        after=len(final), checked=checked, derived=derived, version=version, upload=upload,
+                        timer=timer)

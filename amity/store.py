@@ -28,7 +28,7 @@ import shutil
 import threading
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +118,18 @@ def refused_when_disk_full(what: str) -> Iterator[None]:
             "try again once an operator has freed space") from error
 
 
+@contextmanager
+def directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock across the processes that share ``directory`` (``write.lock`` in it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "write.lock", "a+") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
 def default_root() -> Path:
     """``$AMITY_STORE``, else ``var/store`` in the working directory."""
     return Path(os.environ.get("AMITY_STORE", "var/store"))
@@ -194,16 +206,9 @@ class EmbeddedStore:
 
     # -- writing -------------------------------------------------------------------------------------
 
-    @contextmanager
-    def write_lock(self) -> Iterator[None]:
+    def write_lock(self) -> AbstractContextManager[None]:
         """Exclusive across processes: two writers queue, one after the other."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "write.lock", "a+") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        return directory_lock(self.root)
 
     @contextmanager
     def writing(self) -> Iterator[Store]:
