@@ -86,13 +86,14 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=int, help="Web worker processes.")
-@click.option("--threads", default=4, show_default=True, type=int, help="Threads per web worker.")
-@click.option("--query-workers", default=None, type=int,
-              help="Query processes per web worker (default: one per thread).")
+@click.option("--threads", default=16, show_default=True, type=int,
+              help="Threads per web worker (most of them wait for a query process: they are cheap).")
+@click.option("--query-workers", default=4, show_default=True, type=int,
+              help="Query processes per web worker, half in the fast lane, half in the slow lane.")
 @click.option("--timeout", "query_timeout", default=None, type=float,
               help="Per-query time limit in seconds (default: $AMITY_QUERY_TIMEOUT or 30).")
 def serve(store_path: str | None, host: str, port: int, workers: int, threads: int,
-          query_workers: int | None, query_timeout: float | None) -> None:
+          query_workers: int, query_timeout: float | None) -> None:
     """Serve the graph over HTTP with gunicorn, building the default graph first if there is none."""
     from amity.serving import run_gunicorn
 
@@ -104,7 +105,7 @@ def serve(store_path: str | None, host: str, port: int, workers: int, threads: i
 
         print_build_report(run_build(store, progress=tqdm_progress))
     run_gunicorn(store, host=host, port=port, workers=workers, threads=threads,
-                 query_workers=query_workers if query_workers is not None else threads,
+                 query_workers=query_workers,
                  query_timeout=query_timeout)
 
 

@@ -9,6 +9,19 @@ background, and the client gets a 503 while other workers go on answering.
 
 Bytes flow back over a pipe as the worker's serializer produces them, so a
 large result streams instead of being built in memory.
+
+Two lanes keep cheap queries quick while expensive ones run: a query whose
+kind (its text with the constants blanked) cost more than :data:`SLOW_SECONDS`
+of CPU last time goes to the *slow* lane, whose processes run at a lower
+scheduling priority (nice :data:`SLOW_NICE`); everything else, including
+kinds never seen, goes to the *fast* lane. A fast-lane query that turns out
+expensive is lowered to the slow priority as it runs, and its process is
+replaced afterwards (a process cannot raise its own priority again).
+
+The time limit counts the CPU time the query uses, not the wall-clock time
+it takes, so a legitimate query slowed by others is not stopped for their
+load; a query starved of CPU altogether is stopped at :data:`WALL_FACTOR`
+times the limit.
 """
 
 from __future__ import annotations
@@ -20,7 +33,9 @@ import queue
 import signal
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from typing import Any
@@ -54,42 +69,53 @@ class _PipeWriter:
         self.buffer.clear()
         self.sent = True
 
-    def finish(self) -> None:
-        """End the answer; one that fits in a chunk goes as a single message, saving the parent a wake-up."""
+    def finish(self, cpu: float) -> None:
+        """End the answer, with the CPU seconds it took; one that fits in a chunk goes as a single message,
+        saving the parent a wake-up."""
         if self.sent:
             if self.buffer:
                 self._send()
-            self.conn.send(("end", None))
+            self.conn.send(("end", cpu))
         else:
-            self.conn.send(("whole", bytes(self.buffer)))
+            self.conn.send(("whole", bytes(self.buffer), cpu))
 
 
-def _worker_main(conn: Connection, store_root: str) -> None:
-    """The loop of one worker process: receive a prepared query, send back chunks."""
+def _worker_main(conn: Connection, store_root: str, nice: int = 0) -> None:
+    """The loop of one worker process: receive a prepared query, send back chunks.
+
+    Every message is a tuple whose first item says what it is: ``("ready",)``, ``("data", bytes)``,
+    ``("whole", bytes, cpu)``, ``("end", cpu)``, ``("error", exception, cpu)``.
+    """
     from amity.processes import die_with_parent
     from amity.sparql import evaluate, serialize
     from amity.store import EmbeddedStore
 
     die_with_parent()
+    if nice:
+        os.nice(nice)
 
     store = EmbeddedStore(store_root)
     with contextlib.suppress(AmityError):  # no graph yet: each query will say so
         store.reader()  # open the snapshot now, not inside the first query's time limit
-    conn.send(("ready", None))
+    try:
+        conn.send(("ready",))
+    except BrokenPipeError:  # the pool closed while this process started
+        return
     while True:
         try:
             prepared: Prepared = conn.recv()
         except EOFError:
             return
+        started = time.process_time()
         try:
             result = evaluate(store.reader(), prepared)
             writer = _PipeWriter(conn)
             serialize(result, prepared.format, writer)
-            writer.finish()
+            writer.finish(time.process_time() - started)
         except AmityError as error:
-            conn.send(("error", error))
+            conn.send(("error", error, time.process_time() - started))
         except Exception as error:  # reported to the parent, which answers 500 and logs it
-            conn.send(("error", RuntimeError(f"{type(error).__name__}: {error}")))
+            conn.send(("error", RuntimeError(f"{type(error).__name__}: {error}"), time.process_time() - started))
 
 
 #: How long a new query process may take to start before it is given up on.
@@ -97,13 +123,44 @@ STARTUP_SECONDS = 120.0
 #: How long a query may wait for a free query process (apart from its own time limit) before a 503: a short
 #: time limit must not turn a brief queue behind heavy queries into refusals.
 QUEUE_SECONDS = 30.0
+#: CPU seconds from which a kind of query counts as expensive and runs in the slow lane. The cheap lookups that
+#: linked-data clients send take 1–30 ms; joins over the whole graph take 0.1 s and more.
+SLOW_SECONDS = 0.1
+#: The slow lane's priority: at nice 10 a process gets about a tenth of the CPU a nice-0 one gets when both want
+#: it, so cheap queries and the web processes come first, and the slow lane still has every cycle they leave.
+SLOW_NICE = 10
+#: A query starved of CPU by others is stopped at this many times the time limit of wall-clock time.
+WALL_FACTOR = 4.0
+#: How often the CPU time of a running query is looked at.
+CHECK_SECONDS = 0.1
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user and system) a process has used, or None where Linux's ``/proc`` is not there."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()  # the command name in (...) may hold spaces
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+@dataclass(frozen=True)
+class _Lane:
+    name: str
+    size: int
+    nice: int
 
 
 class _Worker:
-    def __init__(self, context: Any, store_root: str) -> None:
+    def __init__(self, context: Any, store_root: str, lane: _Lane) -> None:
         parent, child = context.Pipe()
         self.conn = parent
-        self.process = context.Process(target=_worker_main, args=(child, store_root), daemon=True)
+        self.lane = lane
+        self.lowered = False  # its priority was lowered during a query: it cannot be raised again
+        self.process = context.Process(target=_worker_main, args=(child, store_root, lane.nice), daemon=True)
         self.process.start()
         child.close()
 
@@ -115,12 +172,66 @@ class _Worker:
         except (EOFError, OSError):
             return False
 
+    def lower_priority(self) -> None:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, SLOW_NICE)
+        self.lowered = True
+
     def kill(self) -> None:
         try:
             self.process.kill()
             self.process.join(timeout=5)
         finally:
             self.conn.close()
+
+
+class _Clock:
+    """The time limit of one query: its CPU time, or where that cannot be read, its wall-clock time."""
+
+    def __init__(self, worker: _Worker, limit: float) -> None:
+        self.pid = worker.process.pid
+        self.limit = limit
+        self.cpu_start = cpu_seconds(self.pid)
+        wall = limit if self.cpu_start is None else limit * WALL_FACTOR
+        self.wall_deadline = time.monotonic() + wall
+
+    def cpu_used(self) -> float | None:
+        now = cpu_seconds(self.pid) if self.cpu_start is not None else None
+        return None if now is None or self.cpu_start is None else now - self.cpu_start
+
+    def timeout(self, *, starved: bool) -> QueryTimeout:
+        if self.cpu_start is None:
+            why = f"ran longer than the {self.limit:g} s limit"
+        elif starved:
+            why = f"waited for CPU longer than {WALL_FACTOR:g} times the {self.limit:g} s limit"
+        else:
+            why = f"used more than the {self.limit:g} s limit of CPU time"
+        return QueryTimeout(f"the query {why} and was stopped", extra={"timeout_seconds": self.limit})
+
+
+class CostBook:
+    """What each kind of query (:attr:`Prepared.shape`) cost in CPU seconds, as a running average.
+
+    Bounded (least recently used kinds are forgotten) and shared by the threads of one web process.
+    """
+
+    def __init__(self, max_kinds: int = 4096) -> None:
+        self.max_kinds = max_kinds
+        self._costs: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def estimate(self, shape: str) -> float | None:
+        with self._lock:
+            return self._costs.get(shape)
+
+    def record(self, shape: str, seconds: float) -> None:
+        with self._lock:
+            old = self._costs.pop(shape, None)
+            # Quick to learn that a kind is expensive, slow to forget it: the same kind with other constants can
+            # cost ten times more, and a cheap query in the slow lane loses less than a fast lane held up.
+            self._costs[shape] = seconds if old is None else max(seconds, (old + seconds) / 2)
+            if len(self._costs) > self.max_kinds:
+                self._costs.popitem(last=False)
 
 
 #: Signals a worker dies of when the engine fails on the query itself: pyoxigraph overflows its stack
@@ -140,18 +251,28 @@ def _worker_died(worker: _Worker) -> AmityError:
 
 
 class QueryPool:
-    """A fixed number of query worker processes shared by the threads of one web process."""
+    """Query worker processes in two lanes, shared by the threads of one web process.
+
+    ``size`` processes: half of them (rounded up) in the fast lane, the rest in the slow lane. A query for the
+    fast lane takes an idle slow-lane process when no fast one is idle; a slow query waits for its own lane,
+    so a burst of expensive queries never holds every process.
+    """
 
     def __init__(self, store_root: str | os.PathLike[str], *, size: int = 2, timeout: float = 30.0) -> None:
         self.store_root = str(store_root)
         self.size = size
         self.timeout = timeout
+        self.fast = _Lane("fast", size - size // 2, 0)
+        self.slow = _Lane("slow", size // 2, SLOW_NICE) if size >= 2 else None
+        self.costs = CostBook()
         self._context = get_context("spawn")
-        # Last in, first out: under light load the same worker answers again, with its caches warm.
-        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        # Last in, first out within a lane: under light load the same worker answers again, with warm caches.
+        self._idle: dict[str, list[_Worker]] = {"fast": [], "slow": []}
+        self._busy: set[_Worker] = set()
+        self._changed = threading.Condition()
         self._started = False
         self._start_lock = threading.Lock()
-        self._to_spawn: queue.Queue[bool] = queue.Queue()  # True: start one more worker; False: stop
+        self._to_spawn: queue.Queue[_Lane | None] = queue.Queue()  # a lane to start one worker for; None: stop
         self.killed = 0
 
     def _ensure_started(self) -> None:
@@ -163,65 +284,94 @@ class QueryPool:
                 self._spawner = threading.Thread(target=self._spawn_forever, name="amity-query-spawner",
                                                  daemon=True)
                 self._spawner.start()
-                for _ in range(self.size):
-                    self._to_spawn.put(True)
-                try:  # the first queries wait for the first worker, not for all of them
-                    self._idle.put(self._idle.get(timeout=STARTUP_SECONDS))
-                except queue.Empty:
-                    raise ServiceUnavailable("the query processes did not start; try again shortly") from None
+                for lane in (self.fast, self.slow):
+                    for _ in range(lane.size if lane else 0):
+                        self._to_spawn.put(lane)
+                with self._changed:  # the first queries wait for the first worker, not for all of them
+                    if not self._changed.wait_for(lambda: any(self._idle.values()), timeout=STARTUP_SECONDS):
+                        raise ServiceUnavailable("the query processes did not start; try again shortly")
                 self._started = True
 
     def _spawn_forever(self) -> None:
-        while self._to_spawn.get():
+        while (lane := self._to_spawn.get()) is not None:
             while True:
-                new = _Worker(self._context, self.store_root)
+                new = _Worker(self._context, self.store_root, lane)
                 if new.wait_ready():
-                    self._idle.put(new)
+                    self._give_back(new)
                     break
                 log.error("a query process did not start within %g s; trying again", STARTUP_SECONDS)
                 new.kill()
 
+    def _give_back(self, worker: _Worker) -> None:
+        with self._changed:
+            self._busy.discard(worker)
+            self._idle[worker.lane.name].append(worker)
+            self._changed.notify_all()
+
     def _replace(self, worker: _Worker) -> None:
-        """Kill a worker and have another started; it joins the idle ones once it is ready."""
+        """Kill a worker and have another started in its lane; it joins the idle ones once it is ready."""
         worker.kill()
+        with self._changed:
+            self._busy.discard(worker)
         self.killed += 1
-        self._to_spawn.put(True)
+        self._to_spawn.put(worker.lane)
+
+    def _done(self, worker: _Worker, prepared: Prepared, cpu: float) -> None:
+        self.costs.record(prepared.shape, cpu)
+        if worker.lowered:  # it cannot get its priority back: a fresh process takes its place
+            self._replace(worker)
+        else:
+            self._give_back(worker)
+
+    def lane_for(self, prepared: Prepared) -> _Lane:
+        """The slow lane for a kind of query that was expensive before, else the fast lane."""
+        cost = self.costs.estimate(prepared.shape)
+        return self.slow if self.slow and cost is not None and cost >= SLOW_SECONDS else self.fast
 
     def run(self, prepared: Prepared, *, timeout: float | None = None) -> Iterable[bytes]:
         """Run a query in a worker; the first chunk is ready when this returns.
 
         A list is a complete answer (it came in one message); an iterator streams a larger one, which a
-        time limit may still cut short.
+        time limit may still cut short: then the iterator raises :class:`QueryTimeout` instead of ending.
 
         :raises QueryTimeout: if no answer started within the time limit.
         :raises AmityError: what the worker raised (syntax errors, …).
         """
         self._ensure_started()
         limit = self.timeout if timeout is None else timeout
-        worker = self._take(prepared, limit)
+        worker = self._take(self.lane_for(prepared), prepared, limit)
         # The limit is the query's own running time: a cheap query that waited for a worker behind heavy
         # ones still gets all of it (killing it would cost a worker restart and punish the wrong client).
-        deadline = time.monotonic() + limit
+        clock = _Clock(worker, limit)
         try:
-            first = self._receive(worker, deadline, limit)
+            first = self._receive(worker, clock, prepared)
         except BaseException:
             self._replace(worker)
             raise
-        if first[0] in ("error", "whole"):
-            self._idle.put(worker)
-            if first[0] == "error":
-                raise first[1]
+        if first[0] == "error":
+            self._done(worker, prepared, first[2])
+            raise first[1]
+        if first[0] == "whole":
+            self._done(worker, prepared, first[2])
             return [first[1]]
-        return self._stream(worker, first, deadline)
+        return self._stream(worker, first, clock, prepared)
 
-    def _take(self, prepared: Prepared, limit: float) -> _Worker:
+    def _take(self, lane: _Lane, prepared: Prepared, limit: float) -> _Worker:
         """An idle worker that has accepted the query; one that died while idle is replaced and skipped."""
+        lanes = ("fast", "slow") if lane is self.fast else ("slow",)
+        deadline = time.monotonic() + max(limit, QUEUE_SECONDS)
         for _ in range(self.size + 1):
-            try:
-                worker = self._idle.get(timeout=max(limit, QUEUE_SECONDS))
-            except queue.Empty:
-                raise ServiceUnavailable("all query workers are busy; try again shortly",
-                                         headers={"Retry-After": "5"}) from None
+            with self._changed:
+                while True:
+                    worker = next((self._idle[name].pop() for name in lanes if self._idle[name]), None)
+                    if worker is not None:
+                        self._busy.add(worker)
+                        break
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise ServiceUnavailable("all query workers are busy; try again shortly",
+                                                 headers={"Retry-After": "5"})
+                    self._changed.wait(remaining)
             try:
                 worker.conn.send(prepared)
                 return worker
@@ -231,43 +381,59 @@ class QueryPool:
                 self._replace(worker)
         raise ServiceUnavailable("query processes keep dying; try again shortly", headers={"Retry-After": "5"})
 
-    def _receive(self, worker: _Worker, deadline: float, limit: float) -> tuple[str, Any]:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not worker.conn.poll(remaining):
-            raise QueryTimeout(f"the query ran longer than the {limit:g} s limit and was stopped",
-                               extra={"timeout_seconds": limit})
-        try:
-            return worker.conn.recv()
-        except (EOFError, OSError):
-            raise _worker_died(worker) from None
+    def _receive(self, worker: _Worker, clock: _Clock, prepared: Prepared) -> tuple[Any, ...]:
+        """The worker's next message, checking its CPU time while it works."""
+        while True:
+            remaining = clock.wall_deadline - time.monotonic()
+            if remaining > 0 and worker.conn.poll(min(remaining, CHECK_SECONDS)):
+                try:
+                    return worker.conn.recv()
+                except (EOFError, OSError):
+                    raise _worker_died(worker) from None
+            used = clock.cpu_used()
+            if remaining <= 0 or (used is not None and used >= clock.limit):
+                self.costs.record(prepared.shape, clock.limit)
+                raise clock.timeout(starved=remaining <= 0)
+            if used is not None and used >= SLOW_SECONDS and worker.lane is self.fast and self.slow \
+                    and not worker.lowered:
+                worker.lower_priority()  # expensive after all: let cheap queries go first
 
-    def _stream(self, worker: _Worker, first: tuple[str, Any], deadline: float) -> Iterator[bytes]:
+    def _stream(self, worker: _Worker, first: tuple[Any, ...], clock: _Clock, prepared: Prepared
+                ) -> Iterator[bytes]:
         message = first
         try:
             while message[0] == "data":
                 yield message[1]
-                message = self._receive(worker, deadline, self.timeout)
+                message = self._receive(worker, clock, prepared)
         except QueryTimeout:
-            log.warning("query stopped at its time limit after output had started; response truncated")
-            self._replace(worker)
-            return
-        except GeneratorExit:  # the client went away: the worker may still be writing
-            self._replace(worker)
-            raise
-        except BaseException:
+            # Raised, not swallowed: an answer cut short must not look complete (the web layer answers 503
+            # if nothing was sent yet, else breaks the connection).
+            log.warning("query stopped at its time limit after output had started")
             self._replace(worker)
             raise
+        except BaseException:  # the client went away (GeneratorExit), or the worker died: it may still write
+            self._replace(worker)
+            raise
+        self._done(worker, prepared, message[-1])
         if message[0] == "error":
             log.error("query failed after output had started: %s", message[1])
-        self._idle.put(worker)
+            raise message[1]
+
+    def idle_workers(self) -> list[_Worker]:
+        with self._changed:
+            return [worker for workers in self._idle.values() for worker in workers]
+
+    def busy_workers(self) -> list[_Worker]:
+        with self._changed:
+            return list(self._busy)
 
     def close(self) -> None:
-        self._to_spawn.put(False)
-        while True:
-            try:
-                worker = self._idle.get_nowait()
-            except queue.Empty:
-                return
+        self._to_spawn.put(None)
+        with self._changed:
+            idle = [worker for workers in self._idle.values() for worker in workers]
+            for workers in self._idle.values():
+                workers.clear()
+        for worker in idle:
             worker.kill()
 
 

@@ -19,7 +19,7 @@ from pyoxigraph import Literal, NamedNode, QueryBoolean, QuerySolutions, Store, 
 from amity import formats, iris
 from amity.ns import PREFIXES
 from amity.problems import BadParameter, BadRequest, Forbidden, NotAcceptable, QuerySyntaxError
-from amity.sparql_text import scan, with_row_cap
+from amity.sparql_text import scan, shape, with_row_cap
 
 _POSITION = re.compile(r"error at (\d+):(\d+)")
 DEFAULT_ROW_CAP = 100_000
@@ -75,6 +75,7 @@ class Prepared:
     substitutions: tuple[Binding, ...] = ()  # pre-bound variables (saved-query parameters)
     original: str = ""  # the text as the client sent it, for error messages
     has_from: bool = False  # the query names its own dataset (FROM / FROM NAMED)
+    shape: str = ""  # the text with its constants blanked (:func:`amity.sparql_text.shape`): its cost class
 
     def query_options(self) -> dict[str, Any]:
         """Keyword arguments for ``Store.query``: the dataset the protocol asked for, else the union."""
@@ -111,7 +112,7 @@ def prepare(text: str, *, accept: str | None = None, format_name: str | None = N
     fmt = formats.by_name(format_name, offered) if format_name else formats.negotiate(accept, offered)
     return Prepared(checked.text, checked.form, fmt, checked.capped, row_cap, tuple(default_graphs),
                     tuple(named_graphs), substitutions=tuple(substitutions), original=text,
-                    has_from=checked.has_from)
+                    has_from=checked.has_from, shape=checked.shape)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class _Checked:
     text: str
     capped: bool
     has_from: bool
+    shape: str
 
 
 #: Query texts up to this length are remembered with their checks: clients and saved queries send the same
@@ -150,7 +152,8 @@ def _check(text: str, service_allowlist: tuple[str, ...], row_cap: int) -> _Chec
                 + (" (allowed: " + ", ".join(service_allowlist) + ")" if service_allowlist else ""),
             )
     capped = with_row_cap(text, row_cap, tokenized=scanned.tokens)
-    return _Checked(scanned.form or "SELECT", capped.text, capped.cap_applied, scanned.has_from)
+    return _Checked(scanned.form or "SELECT", capped.text, capped.cap_applied, scanned.has_from,
+                    shape(scanned.tokens))
 
 
 _checked_cached = functools.lru_cache(maxsize=512)(_check)

@@ -121,6 +121,19 @@ def scan(text: str) -> Scan:
     return result
 
 
+#: Tokens that are constants of a query: queries differing only in them usually cost about the same.
+_CONSTANTS = {"iri": "<>", "string": "''", "number": "0"}
+
+
+def shape(toks: list[Token]) -> str:
+    """The query with its constants blanked, as a key for what queries of this kind have cost before.
+
+    >>> shape(tokens("SELECT ?l { <http://x/a> ?p 'Rome' } LIMIT 5"))
+    "SELECT ?l { <> ?p '' } LIMIT 0"
+    """
+    return " ".join(_CONSTANTS.get(tok.kind, tok.text) for tok in toks)
+
+
 @dataclass(frozen=True)
 class Capped:
     text: str

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/load.py [--store var/store] [--duration 300] [--clients 16] [--query-timeout 2]
 
-The script starts ``amity serve`` on 127.0.0.1 (2 web workers × 4 threads, 4 query processes each: the defaults
+The script starts ``amity serve`` on 127.0.0.1 (2 web workers × 16 threads, 4 query processes each: the defaults
 of ``amity serve``) with a short query time limit, on a private copy of the store (``amity.store.clone``: hard
 links, the store itself is never written), and registers two partners. Then, for ``--duration`` seconds, each
 client a thread with its own keep-alive connection, sending its next request as soon as it has an answer:
@@ -35,6 +35,7 @@ are being stopped. The exit status is 1 when a target is missed, so a release sc
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import hashlib
 import itertools
@@ -293,13 +294,15 @@ class Tally:
     """Latencies per kind, errors, honoured timeouts; shared by the client threads."""
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    trace: list[tuple[float, str, float, str]] = field(default_factory=list)  # (start, kind, ms, what)
     errors: list[tuple[str, str]] = field(default_factory=list)
     timeouts: Counter = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, kind: str, seconds: float, error: str | None = None) -> None:
+    def record(self, kind: str, seconds: float, error: str | None = None, what: str = "") -> None:
         with self.lock:
             self.latencies[kind].append(seconds * 1000)
+            self.trace.append((time.monotonic() - seconds, kind, seconds * 1000, what))
             if error:
                 self.errors.append((kind, error))
 
@@ -322,7 +325,7 @@ def reader(number: int, url: str, pool: dict[str, list[Read]], expected: dict[Re
                 f"{read.path} {read.params or ''}: {got}, expected {expected[read]} {response.text[:120]!r}"
         except (requests.RequestException, ValueError, KeyError) as problem:
             error, session = f"{type(problem).__name__}: {str(problem)[:160]}", requests.Session()
-        tally.record(kind, time.perf_counter() - started, error)
+        tally.record(kind, time.perf_counter() - started, error, f"{read.path} {read.params}")
 
 
 def attacker(number: int, url: str, tally: Tally, stop_at: float, seed: int, timeout: float) -> None:
@@ -395,13 +398,15 @@ def main() -> None:
                         help="seconds between two uploads of a partner (default 10; 0 for back to back)")
     parser.add_argument("--query-timeout", type=float, default=2.0, help="the service's query time limit")
     parser.add_argument("--workers", type=int, default=2, help="web worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per web worker")
+    parser.add_argument("--threads", type=int, default=16, help="threads per web worker")
     parser.add_argument("--query-workers", type=int, default=4, help="query processes per web worker")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--mix", default="", metavar="KIND=WEIGHT,…",
                         help="change weights of the readers' mix, e.g. 'page html=0,page turtle=0' (kinds: "
                              + ", ".join(WEIGHTS) + ")")
     parser.add_argument("--log", type=Path, help="keep the service's log here (it is dropped otherwise)")
+    parser.add_argument("--trace", type=Path,
+                        help="write every request here as CSV: start (s), kind, latency (ms), request")
     args = parser.parse_args()
     for item in filter(None, args.mix.split(",")):
         kind, _, weight = item.partition("=")
@@ -463,6 +468,10 @@ def report(args: argparse.Namespace, server: LiveServer, data: Sample, all_reads
         for thread in threads:
             thread.join()
     elapsed = time.monotonic() - started
+    if args.trace:
+        with open(args.trace, "w", newline="") as out:
+            csv.writer(out).writerows((f"{at - started:.3f}", kind, f"{ms:.1f}", what)
+                                      for at, kind, ms, what in sorted(tally.trace))
     alive = server.process.poll() is None
     lost = lost_writes(session, url, uploads.acks) if alive else ["the service is not running any more"]
 

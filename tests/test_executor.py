@@ -1,12 +1,16 @@
-"""Query worker processes: a time limit that frees the worker, streaming, errors with positions."""
+"""Query worker processes: a time limit on CPU time that frees the worker, two lanes that keep cheap queries
+quick, streaming, errors with positions."""
 
+import multiprocessing
+import os
+import signal
 import threading
 import time
 
 import pytest
 from pyoxigraph import Literal, NamedNode, Quad, Store
 
-from amity.executor import QueryPool
+from amity.executor import SLOW_NICE, QueryPool
 from amity.problems import QuerySyntaxError, QueryTimeout
 from amity.sparql import prepare
 from amity.store import EmbeddedStore
@@ -15,7 +19,7 @@ HEAVY = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
 
 @pytest.fixture(scope="module")
-def pool(tmp_path_factory):
+def store_root(tmp_path_factory):
     store = EmbeddedStore(tmp_path_factory.mktemp("pool") / "store")
     master_dir, version = store.next_master_dir()
     master = Store(str(master_dir))
@@ -23,7 +27,12 @@ def pool(tmp_path_factory):
                             Literal(str(i)), NamedNode("http://example.org/g")) for i in range(20_000))
     store.publish_new_master(master, master_dir, version)
     del master
-    pool = QueryPool(store.root, size=2, timeout=1.5)
+    return store.root
+
+
+@pytest.fixture(scope="module")
+def pool(store_root):
+    pool = QueryPool(store_root, size=2, timeout=1.5)
     # Start the workers and open their store handles before timing anything.
     for _ in range(2):
         b"".join(pool.run(prepare("ASK {}"), timeout=30))
@@ -80,22 +89,130 @@ def test_workers_started_to_replace_killed_ones_stay_alive(pool):
         with pytest.raises(QueryTimeout):
             b"".join(pool.run(prepare(HEAVY), timeout=0.3))
     time.sleep(3.0)  # the replacements have started, and any thread that started them has ended
-    alive = [worker.process.is_alive() for worker in list(pool._idle.queue)]
+    alive = [worker.process.is_alive() for worker in pool.idle_workers()]
     assert alive and all(alive)
     for _ in range(4):
         assert b"true" in b"".join(pool.run(prepare("ASK { ?s ?p ?o }")))
 
 
-def test_the_time_limit_counts_the_query_not_the_wait_for_a_worker(pool):
-    """Two heavy queries hold both workers; a cheap one queued behind them still gets its whole limit."""
-    threads = [threading.Thread(target=lambda: pytest.raises(QueryTimeout, lambda: b"".join(pool.run(prepare(HEAVY)))))
-               for _ in range(2)]
-    for thread in threads:
+def test_the_time_limit_counts_the_query_not_the_wait_for_a_worker(store_root):
+    """A heavy query holds the only worker; a cheap one queued behind it still gets its whole limit."""
+    pool = QueryPool(store_root, size=1, timeout=1.0)
+    try:
+        heavy = threading.Thread(target=lambda: pytest.raises(QueryTimeout, lambda: b"".join(pool.run(prepare(HEAVY)))))
+        b"".join(pool.run(prepare("ASK {}")))
+        heavy.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        body = b"".join(pool.run(prepare("ASK { ?s ?p ?o }")))  # waits ~0.7 s for the worker, then answers at once
+        waited = time.monotonic() - started
+        heavy.join()
+        assert b"true" in body and waited > 0.5
+    finally:
+        pool.close()
+
+
+def _busy_worker(pool) -> multiprocessing.Process:
+    """The one query process of ``pool`` that is running a query."""
+    busy = pool.busy_workers()
+    assert len(busy) == 1, busy
+    return busy[0].process
+
+
+def test_the_time_limit_counts_cpu_time_not_time_spent_waiting_for_the_cpu(store_root):
+    """A query whose process gets no CPU for a while (here: stopped outright) is not charged for it."""
+    pool = QueryPool(store_root, size=1, timeout=1.0)
+    try:
+        b"".join(pool.run(prepare("ASK {}")))
+        outcome = {}
+
+        def heavy():
+            started = time.monotonic()
+            with pytest.raises(QueryTimeout) as info:
+                b"".join(pool.run(prepare(HEAVY)))
+            outcome.update(seconds=time.monotonic() - started, message=str(info.value))
+
+        thread = threading.Thread(target=heavy)
         thread.start()
-    time.sleep(0.3)
-    started = time.monotonic()
-    body = b"".join(pool.run(prepare("ASK { ?s ?p ?o }")))  # waits ~1.2 s for a worker, then answers at once
-    waited = time.monotonic() - started
-    for thread in threads:
+        time.sleep(0.2)
+        worker = _busy_worker(pool)
+        os.kill(worker.pid, signal.SIGSTOP)
+        time.sleep(1.5)
+        os.kill(worker.pid, signal.SIGCONT)
         thread.join()
-    assert b"true" in body and waited > 1.0
+        assert 2.2 < outcome["seconds"] < 4.0, "1 s of CPU plus 1.5 s stopped, not 1 s of wall-clock time"
+        assert "CPU time" in outcome["message"]
+    finally:
+        pool.close()
+
+
+def test_a_query_starved_of_cpu_is_stopped_at_four_times_the_limit(store_root):
+    pool = QueryPool(store_root, size=1, timeout=0.5)
+    try:
+        b"".join(pool.run(prepare("ASK {}")))
+        outcome = {}
+
+        def heavy():
+            started = time.monotonic()
+            with pytest.raises(QueryTimeout) as info:
+                b"".join(pool.run(prepare(HEAVY)))
+            outcome.update(seconds=time.monotonic() - started, message=str(info.value))
+
+        thread = threading.Thread(target=heavy)
+        thread.start()
+        time.sleep(0.1)
+        os.kill(_busy_worker(pool).pid, signal.SIGSTOP)  # killed by the pool while stopped: SIGKILL still works
+        thread.join(timeout=10)
+        assert 1.9 < outcome["seconds"] < 3.0 and "waited for CPU" in outcome["message"]
+        assert b"true" in b"".join(pool.run(prepare("ASK { ?s ?p ?o }")))  # its replacement answers
+    finally:
+        pool.close()
+
+
+def test_expensive_kinds_of_query_go_to_the_slow_lane_whose_processes_yield_the_cpu(store_root):
+    pool = QueryPool(store_root, size=2, timeout=0.5)
+    try:
+        b"".join(pool.run(prepare("ASK {}")))
+        time.sleep(1.0)  # both processes have started
+        nice = {worker.lane.name: os.getpriority(os.PRIO_PROCESS, worker.process.pid)
+                for worker in pool.idle_workers()}
+        assert nice == {"fast": os.getpriority(os.PRIO_PROCESS, 0), "slow": os.getpriority(os.PRIO_PROCESS, 0)
+                        + SLOW_NICE} or nice["slow"] == 19  # nice values stop at 19
+        heavy, other_heavy = (prepare(HEAVY.replace("}", f"FILTER(?i != '{text}') }}")) for text in "ab")
+        cheap, other_cheap = prepare("ASK { <http://example.org/s1> ?p ?o }"), prepare("ASK { <http://x/> ?p ?o }")
+        assert pool.lane_for(heavy) is pool.fast, "a kind never seen is presumed cheap"
+        with pytest.raises(QueryTimeout):
+            b"".join(pool.run(heavy))
+        b"".join(pool.run(cheap))
+        assert pool.lane_for(other_heavy) is pool.slow, "the same kind with other constants: expensive"
+        assert pool.lane_for(other_cheap) is pool.fast
+    finally:
+        pool.close()
+
+
+def test_a_fast_lane_query_that_turns_out_expensive_is_lowered_to_the_slow_priority_as_it_runs(store_root):
+    pool = QueryPool(store_root, size=2, timeout=1.0)
+    try:
+        b"".join(pool.run(prepare("ASK {}")))
+        time.sleep(1.0)
+        thread = threading.Thread(target=lambda: pytest.raises(QueryTimeout,
+                                                               lambda: b"".join(pool.run(prepare(HEAVY)))))
+        thread.start()
+        time.sleep(0.5)
+        busy = _busy_worker(pool)
+        assert os.getpriority(os.PRIO_PROCESS, busy.pid) >= os.getpriority(os.PRIO_PROCESS, 0) + 1
+        thread.join()
+    finally:
+        pool.close()
+
+
+def test_an_answer_cut_short_by_the_limit_raises_instead_of_ending_as_if_complete(pool):
+    """Output had started when the limit struck: the stream must not look like a whole (shorter) answer."""
+    every_pair = prepare("SELECT * { ?s ?p ?o . ?a ?b ?c }", accept="text/csv", row_cap=10**12)
+    chunks = pool.run(every_pair, timeout=0.5)
+    received = 0
+    with pytest.raises(QueryTimeout):
+        for chunk in chunks:
+            received += len(chunk)
+    assert received > 0
+    assert b"true" in b"".join(pool.run(prepare("ASK { ?s ?p ?o }")))
