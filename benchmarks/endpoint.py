@@ -156,6 +156,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, default=default_root())
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--small-repeat", type=int, default=201,
+                        help="repeats of the small queries: a millisecond figure on a shared machine needs many")
     parser.add_argument("--peer-repeat", type=int, default=3)
     parser.add_argument("--peer-timeout", type=float, default=180.0,
                         help="seconds before a query to rdflib-endpoint counts as timed out")
@@ -169,24 +171,27 @@ def main() -> None:
     no_cache = {"AMITY_RESULT_CACHE_MB": "0"}
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
-        server = start_server(store, Path(tmp) / "server.log", timeout=300, workers=2, threads=4, query_workers=4,
+        server = start_server(store, Path(tmp) / "server.log", timeout=300, workers=2, threads=16, query_workers=4,
                               extra_env=no_cache)
         try:
             with PeakRss(server.process.pid) as rss:
                 client = Client(server.sparql_url())
                 for name, query in QUERIES.items():
-                    floor = median_ms(in_process(store, query), args.repeat)
-                    ours = median_ms(over_http(client, query), args.repeat)
+                    repeat = args.small_repeat if name in SMALL else args.repeat
+                    floor = median_ms(in_process(store, query), repeat)
+                    ours = median_ms(over_http(client, query), repeat)
                     rows.append([name, floor, ours])
                 one = throughput(server.sparql_url(), 1, args.seconds)
                 four = throughput(server.sparql_url(), 4, args.seconds)
         finally:
             stop_server(server)
-        server = start_server(store, Path(tmp) / "cached.log", timeout=300, workers=2, threads=4, query_workers=4)
+        server = start_server(store, Path(tmp) / "cached.log", timeout=300, workers=2, threads=16,
+                              query_workers=4)
         try:
             client = Client(server.sparql_url())
             for row in rows:
-                row.append(median_ms(over_http(client, QUERIES[row[0]]), args.repeat))
+                repeat = args.small_repeat if row[0] in SMALL else args.repeat
+                row.append(median_ms(over_http(client, QUERIES[row[0]]), repeat))
         finally:
             stop_server(server)
         if not args.skip_peer:
@@ -209,7 +214,8 @@ def main() -> None:
                 peer.kill()
 
     print(f"\nEndpoint benchmark on {store.root.resolve()} (version {store.version()}), "
-          f"median of {args.repeat} (rdflib-endpoint: {args.peer_repeat}), milliseconds\n")
+          f"median of {args.repeat}, small queries {args.small_repeat} (rdflib-endpoint: {args.peer_repeat}), "
+          "milliseconds\n")
     header = f"{'query':<28}{'in-process':>12}{'Amity HTTP':>12}{'ratio':>8}{'overhead':>10}{'cached':>9}"
     header += "" if args.skip_peer else f"{'rdflib-ep':>12}{'speed-up':>10}{'cached':>9}"
     print(header + "  verdict")
@@ -245,7 +251,7 @@ def main() -> None:
     print(f"\nthroughput (small queries, {args.seconds:g} s each): 1 client {one:.0f} req/s, "
           f"4 clients {four:.0f} req/s, ratio {scaling:.2f}  {'PASS' if scaling >= 1.6 else 'FAIL'} (target ≥ 1.6)")
     peak = rss.peak / 2**20
-    print(f"peak RSS of the service (2 web workers, 8 query processes): {peak:.0f} MiB  "
+    print(f"peak RSS of the service (2 web workers × 16 threads, 8 query processes): {peak:.0f} MiB  "
           f"{'PASS' if peak < 1024 else 'FAIL'} (target < 1024 MiB)")
     print(f"\n{failures} target(s) missed" if failures else "\nall targets met")
 

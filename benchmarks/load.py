@@ -30,6 +30,7 @@ acknowledged ``PUT`` replaced it, in the live graph: otherwise it is a lost writ
 Errors are a 5xx other than an honoured timeout, a connection error, any other unexpected status, and a wrong
 answer. Targets: zero errors, zero lost writes, and the cheap lookups' p99 under 250 ms while the heavy queries
 are being stopped. The exit status is 1 when a target is missed, so a release script can gate on it.
+``--trace FILE`` writes every request as CSV (start, kind, latency, request), to see *when* the slow ones were.
 """
 
 from __future__ import annotations
