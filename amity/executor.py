@@ -133,6 +133,9 @@ SLOW_NICE = 10
 WALL_FACTOR = 4.0
 #: How often the CPU time of a running query is looked at.
 CHECK_SECONDS = 0.1
+#: A query process whose private memory has grown past this after a query is replaced (``AMITY_QUERY_WORKER_MB``):
+#: freed memory mostly stays with a process, so one query that needed 2 GiB would otherwise keep it for good.
+WORKER_MEMORY_BYTES = 256 * 1024 * 1024
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -145,6 +148,18 @@ def cpu_seconds(pid: int) -> float | None:
     except (OSError, IndexError):
         return None
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def private_memory_bytes(pid: int) -> int | None:
+    """The resident anonymous memory of a process (its own heap, not the store's shared file pages)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 @dataclass(frozen=True)
@@ -258,10 +273,12 @@ class QueryPool:
     so a burst of expensive queries never holds every process.
     """
 
-    def __init__(self, store_root: str | os.PathLike[str], *, size: int = 2, timeout: float = 30.0) -> None:
+    def __init__(self, store_root: str | os.PathLike[str], *, size: int = 2, timeout: float = 30.0,
+                 max_worker_memory: int = WORKER_MEMORY_BYTES) -> None:
         self.store_root = str(store_root)
         self.size = size
         self.timeout = timeout
+        self.max_worker_memory = max_worker_memory
         self.fast = _Lane("fast", size - size // 2, 0)
         self.slow = _Lane("slow", size // 2, SLOW_NICE) if size >= 2 else None
         self.costs = CostBook()
@@ -274,6 +291,7 @@ class QueryPool:
         self._start_lock = threading.Lock()
         self._to_spawn: queue.Queue[_Lane | None] = queue.Queue()  # a lane to start one worker for; None: stop
         self.killed = 0
+        self.recycled = 0  # replaced after a query for their memory or their lowered priority
 
     def _ensure_started(self) -> None:
         with self._start_lock:
@@ -309,17 +327,23 @@ class QueryPool:
             self._changed.notify_all()
 
     def _replace(self, worker: _Worker) -> None:
-        """Kill a worker and have another started in its lane; it joins the idle ones once it is ready."""
+        """Kill a worker whose query was stopped or failed; another is started in its lane."""
+        self.killed += 1
+        self._restart(worker)
+
+    def _restart(self, worker: _Worker) -> None:
         worker.kill()
         with self._changed:
             self._busy.discard(worker)
-        self.killed += 1
-        self._to_spawn.put(worker.lane)
+        self._to_spawn.put(worker.lane)  # the new one joins the idle ones once it is ready
 
     def _done(self, worker: _Worker, prepared: Prepared, cpu: float) -> None:
         self.costs.record(prepared.shape, cpu)
-        if worker.lowered:  # it cannot get its priority back: a fresh process takes its place
-            self._replace(worker)
+        # A lowered process cannot get its priority back, and a grown one keeps its memory: a fresh one takes
+        # the place of either.
+        if worker.lowered or (private_memory_bytes(worker.process.pid) or 0) > self.max_worker_memory:
+            self.recycled += 1
+            self._restart(worker)
         else:
             self._give_back(worker)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import threading
 import time
@@ -22,15 +23,25 @@ def median_ms(run: Callable[[], object], repeat: int) -> float:
 
 
 class PeakRss:
-    """Samples the RSS of a process tree (the server and its query workers) every 100 ms."""
+    """Samples the memory of a process tree (the server and its query workers): summed RSS every 100 ms, and
+    summed PSS every second.
+
+    Summed RSS counts a page shared by several processes (the store's files, libraries) once per process; PSS
+    divides it among them, so it is what the tree costs the machine. PSS is read from ``smaps_rollup``, which
+    costs more, hence the slower sampling.
+    """
 
     def __init__(self, pid: int) -> None:
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.pid, self.peak, self.peak_pss, self._stop = pid, 0, 0, threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
+        ticks = 0
         while not self._stop.is_set():
             self.peak = max(self.peak, tree_rss_bytes(self.pid))
+            if ticks % 10 == 0:
+                self.peak_pss = max(self.peak_pss, tree_pss_bytes(self.pid))
+            ticks += 1
             time.sleep(0.1)
 
     def __enter__(self) -> PeakRss:
@@ -40,3 +51,19 @@ class PeakRss:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def tree_pss_bytes(pid: int) -> int:
+    """Proportional set size of a process and all its children (0 where Linux's smaps are not readable)."""
+    import psutil
+
+    total = 0
+    try:
+        parent = psutil.Process(pid)
+        processes = [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += getattr(process.memory_full_info(), "pss", 0)
+    return total

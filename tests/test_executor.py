@@ -216,3 +216,25 @@ def test_an_answer_cut_short_by_the_limit_raises_instead_of_ending_as_if_complet
             received += len(chunk)
     assert received > 0
     assert b"true" in b"".join(pool.run(prepare("ASK { ?s ?p ?o }")))
+
+
+def test_a_query_process_grown_past_its_memory_bound_is_replaced_after_its_query(store_root):
+    """Freed memory mostly stays with a process: one query that needed a lot would otherwise keep it for good."""
+    grown = QueryPool(store_root, size=1, timeout=5, max_worker_memory=1)  # every process is over one byte
+    try:
+        b"".join(grown.run(prepare("ASK {}")))
+        time.sleep(0.5)
+        before = grown.idle_workers()[0].process.pid
+        assert b'"value":"20000"' in b"".join(grown.run(prepare("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")))
+        time.sleep(1.0)  # the fresh process has started
+        assert grown.idle_workers()[0].process.pid != before and grown.recycled == 2 and grown.killed == 0
+    finally:
+        grown.close()
+
+
+def test_a_query_process_within_its_memory_bound_is_kept(pool):
+    b"".join(pool.run(prepare("ASK {}")))
+    first = {worker.process.pid for worker in pool.idle_workers()}
+    for _ in range(5):
+        b"".join(pool.run(prepare("ASK { ?s ?p ?o }")))
+    assert {worker.process.pid for worker in pool.idle_workers()} == first

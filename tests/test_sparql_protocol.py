@@ -220,6 +220,22 @@ def test_timed_out_query_is_stopped_while_other_queries_are_answered(live_server
     assert requests.get(live_server.sparql_url(), params={"query": "ASK {}"}).status_code == 200
 
 
+def test_query_processes_run_with_few_malloc_arenas(live_server):
+    """glibc keeps freed memory per arena; the served processes cap arenas at two (amity/serving.py)."""
+    import psutil
+
+    from amity.external import ExternalStore
+
+    if isinstance(live_server.store, ExternalStore):
+        pytest.skip("on a remote store the store runs the queries: there are no query processes")
+    requests.get(live_server.sparql_url(), params={"query": "ASK {}"})
+    commands = {p: " ".join(p.cmdline()) for p in psutil.Process(live_server.process.pid).children(recursive=True)}
+    query_processes = [p for p, command in commands.items()
+                       if "multiprocessing" in command and "resource_tracker" not in command]
+    assert query_processes
+    assert all(p.environ().get("MALLOC_ARENA_MAX") == "2" for p in query_processes)
+
+
 def test_result_rows_are_capped_and_the_cap_is_signalled(built_store, tmp_path):
     from tests.conftest import start_server, stop_server
 
