@@ -67,3 +67,27 @@ def tree_pss_bytes(pid: int) -> int:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             total += getattr(process.memory_full_info(), "pss", 0)
     return total
+
+
+def wait_for_query_processes(server_pid: int, url: str, expected: int, timeout: float = 60.0) -> None:
+    """Return once the service has started all its query processes, then let their start-up CPU settle.
+
+    Each web worker starts its pool on its first query, and each process start costs ~0.13 s of CPU, which
+    would otherwise land in the first measurements. New connections reach the web workers in turn.
+    """
+    import psutil
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        requests.get(url, params={"query": "ASK {}"}, headers={"Connection": "close"}, timeout=30)
+        try:
+            children = psutil.Process(server_pid).children(recursive=True)
+            started = sum("multiprocessing-fork" in " ".join(child.cmdline()) for child in children)
+        except psutil.Error:
+            started = 0
+        if started >= expected:
+            time.sleep(2.0)
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the service did not start {expected} query processes within {timeout:g} s")

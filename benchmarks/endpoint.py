@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from amity.ns import PREFIXES  # noqa: E402
 from amity.store import EmbeddedStore, default_root  # noqa: E402
 from amity.testing import free_port, start_server, stop_server  # noqa: E402
-from benchmarks._common import PeakRss, median_ms  # noqa: E402
+from benchmarks._common import PeakRss, median_ms, wait_for_query_processes  # noqa: E402
 
 PROLOGUE = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
 QUERIES = {
@@ -174,6 +174,7 @@ def main() -> None:
         server = start_server(store, Path(tmp) / "server.log", timeout=300, workers=2, threads=16, query_workers=4,
                               extra_env=no_cache)
         try:
+            wait_for_query_processes(server.process.pid, server.sparql_url(), expected=8)
             with PeakRss(server.process.pid) as rss:
                 client = Client(server.sparql_url())
                 for name, query in QUERIES.items():
@@ -188,6 +189,7 @@ def main() -> None:
         server = start_server(store, Path(tmp) / "cached.log", timeout=300, workers=2, threads=16,
                               query_workers=4)
         try:
+            wait_for_query_processes(server.process.pid, server.sparql_url(), expected=8)
             client = Client(server.sparql_url())
             for row in rows:
                 repeat = args.small_repeat if row[0] in SMALL else args.repeat
