@@ -33,12 +33,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.server
 import io
 import json
 import os
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -59,8 +57,10 @@ from amity.testing import LiveServer, start_server, stop_server
 
 try:
     from tests.conftest import LIVE_QUERY_TIMEOUT
+    from tests.recording_server import RecordingServer
 except ModuleNotFoundError:  # `pytest tests/test_fuzz.py` alone: only tests/ is on sys.path
     from conftest import LIVE_QUERY_TIMEOUT
+    from recording_server import RecordingServer
 
 EXAMPLES = int(os.environ.get("AMITY_FUZZ_EXAMPLES", "40"))
 settings.register_profile(
@@ -171,43 +171,35 @@ def fingerprint(store: EmbeddedStore) -> tuple:
     return store.current_file.read_text(), published, len(reader), hashlib.sha256(out.getvalue()).hexdigest()
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
+@pytest.fixture(scope="module")
+def other_server() -> Iterator[RecordingServer]:
+    """A local HTTP server standing for any host a query might try to reach; it records every hit.
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        _Recorder.hits.append(f"{self.command} {self.path}")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/sparql-results+json")
-        self.end_headers()
-        self.wfile.write(b'{"head":{"vars":[]},"results":{"bindings":[{}]}}')
-
-    do_POST = do_GET
-
-    def log_message(self, *args):
-        pass
+    It answers like a SPARQL endpoint with one empty solution, so a SERVICE call that got through would succeed.
+    """
+    with RecordingServer(b'{"head":{"vars":[]},"results":{"bindings":[{}]}}', "application/sparql-results+json",
+                         send_length=False) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def other_host() -> Iterator[str]:
-    """A local HTTP server standing for any host a query might try to reach; it records every hit."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+def other_host(other_server: RecordingServer) -> str:
+    """The other host's base URL, ``http://127.0.0.1:<port>/``."""
+    return other_server.url
 
 
 @pytest.fixture(scope="module")
-def service(live_server, other_host) -> Iterator:
+def service(live_server, other_server: RecordingServer) -> Iterator:
     """The live server; on leaving, the store must be exactly as it was and the other host never called."""
     before = fingerprint(live_server.store)
-    _Recorder.hits = []
+    other_server.reset()
     yield live_server
-    assert _Recorder.hits == [], "a query reached another host"
+    assert other_server.hits == [], "a query reached another host"
     assert fingerprint(live_server.store) == before, "the store changed under hostile requests"
 
 
 @pytest.fixture(autouse=True)
-def workers_still_answer(service) -> Iterator[None]:
+def workers_still_answer(service, other_server: RecordingServer) -> Iterator[None]:
     """After each test, every query worker answers a small query at once: none is hung or lost."""
     yield
     cheap = "SELECT (COUNT(*) AS ?n) WHERE { VALUES ?x { 1 2 3 } }"
@@ -216,7 +208,7 @@ def workers_still_answer(service) -> Iterator[None]:
         answers = list(pool.map(lambda _: call("GET", service.sparql_url(), params={"query": cheap}), range(4)))
     assert [a.status for a in answers] == [200] * 4
     assert time.monotonic() < deadline
-    assert _Recorder.hits == [], "a query reached another host"
+    assert other_server.hits == [], "a query reached another host"
 
 
 # -- SPARQL text ---------------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import http.server
 import json
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from amity.partners import Registry
 from amity.problems import BadRequest, DocumentSyntaxError, Forbidden, NotFound, ShapeViolation
 from amity.remote import RemoteStore
 from amity.store import EmbeddedStore
+from tests.recording_server import RecordingServer
 from tests.remote_stores import dump, remote_store, reopen
 
 pytestmark = pytest.mark.both_stores
@@ -469,41 +470,35 @@ def test_dry_run_writes_nothing_and_reads_no_partner_graph(reference_store, part
 # -- no fetching, no external entities ---------------------------------------------------------------------
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
-
-    def do_GET(self):  # noqa: N802
-        type(self).hits.append(self.path)
-        body = b'{"@context": {"name": "http://schema.org/name"}}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/ld+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+@pytest.fixture
+def other_server() -> Iterator[RecordingServer]:
+    """A local HTTP server that records every request; it serves a JSON-LD context, the thing a parser would fetch."""
+    with RecordingServer(b'{"@context": {"name": "http://schema.org/name"}}', "application/ld+json",
+                         methods=("GET",), record_method=False) as server:
+        yield server
 
 
 @pytest.fixture
-def recorder():
-    _Recorder.hits = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+def recorder(other_server: RecordingServer) -> str:
+    """The other server's URL, without the trailing slash: ``http://127.0.0.1:<port>``."""
+    return other_server.url.rstrip("/")
 
 
-def test_a_remote_json_ld_context_is_never_fetched(reference_store, partner, tmp_path, recorder):
+@pytest.fixture
+def hits(other_server: RecordingServer) -> list[str]:
+    """The paths the other server was asked for during the test."""
+    return other_server.hits
+
+
+def test_a_remote_json_ld_context_is_never_fetched(reference_store, partner, tmp_path, recorder, hits):
     text = json.dumps({"@context": f"{recorder}/context.jsonld", "@id": CITY["Q90"], "name": "x"})
     with pytest.raises(DocumentSyntaxError):
         merge.merge(reference_store, partner, PARTNER_GRAPH, upload_of(tmp_path, text, formats.JSONLD),
                     operation="replace")
-    assert _Recorder.hits == []
+    assert hits == []
 
 
-def test_rdf_xml_external_entities_are_not_resolved(reference_store, partner, tmp_path, recorder):
+def test_rdf_xml_external_entities_are_not_resolved(reference_store, partner, tmp_path, recorder, hits):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP SECRET")
     text = f"""<?xml version="1.0"?>
@@ -517,5 +512,5 @@ def test_rdf_xml_external_entities_are_not_resolved(reference_store, partner, tm
     with contextlib.suppress(DocumentSyntaxError):  # refusing the document is fine; resolving is not
         merge.merge(reference_store, partner, PARTNER_GRAPH, upload_of(tmp_path, text, formats.RDFXML),
                     operation="replace")
-    assert _Recorder.hits == []
+    assert hits == []
     assert b"TOP SECRET" not in dump(reference_store)

@@ -12,12 +12,10 @@ every request.
 
 from __future__ import annotations
 
-import http.server
 import json
 import random
 import secrets
 import statistics
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ import requests
 from amity import history, iris
 from amity.partners import Registry
 from amity.testing import LiveServer, start_server, stop_server
+from tests.recording_server import RecordingServer
 from tests.test_merge import CITY, dump, expand, make_reference_store, twinning_turtle
 
 ATTACKER, VICTIM, REVOKED = "alpha", "beta", "gamma"
@@ -39,38 +38,23 @@ SECRET_TWINNING = twinning_turtle("Q956", "Q90", status="terminated", start=SECR
                                         f'cdi:city/Q649 skos:altLabel "{SECRET_LABEL}"@en ')
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
+@pytest.fixture(scope="module")
+def other_server() -> Iterator[RecordingServer]:
     """Another host: answers anything (a JSON-LD context, a DTD, an ontology) and records the request."""
-
-    hits: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        _Recorder.hits.append(f"{self.command} {self.path}")
-        body = b'{"@context": {"name": "http://schema.org/name"}}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/ld+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_POST = do_HEAD = do_GET
-
-    def log_message(self, *args):
-        pass
+    with RecordingServer(b'{"@context": {"name": "http://schema.org/name"}}', "application/ld+json",
+                         methods=("GET", "POST", "HEAD")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def other_host() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+def other_host(other_server: RecordingServer) -> str:
+    return other_server.url
 
 
 @pytest.fixture
-def hits(other_host) -> Iterator[list[str]]:
-    _Recorder.hits = []
-    yield _Recorder.hits
+def hits(other_server: RecordingServer) -> list[str]:
+    """The requests the other host received during the test, as ``"GET /path"``."""
+    return other_server.reset()
 
 
 def never_contacted(hits: list[str]) -> None:

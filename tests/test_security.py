@@ -11,7 +11,6 @@ would contact it if we let it.
 
 from __future__ import annotations
 
-import http.server
 import socket
 import threading
 import time
@@ -27,8 +26,10 @@ from amity.store import EmbeddedStore, clone
 from amity.testing import LiveServer, start_server, stop_server
 
 try:
+    from tests.recording_server import RecordingServer
     from tests.test_fuzz import raw_request
 except ModuleNotFoundError:  # `pytest tests/test_security.py` alone: only tests/ is on sys.path
+    from recording_server import RecordingServer
     from test_fuzz import raw_request
 
 ID = "https://w3id.org/citydiplomacy/id/"
@@ -42,37 +43,23 @@ WGS = "http://www.w3.org/2003/01/geo/wgs84_pos#"
 # -- the other host ------------------------------------------------------------------------------------
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        _Recorder.hits.append(f"{self.command} {self.path}")
-        body = b'{"head":{"vars":["x"]},"results":{"bindings":[{"x":{"type":"literal","value":"from afar"}}]}}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/sparql-results+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_POST = do_GET
-
-    def log_message(self, *args):
-        pass
+@pytest.fixture(scope="module")
+def other_server() -> Iterator[RecordingServer]:
+    """Another host, answering any GET or POST like a SPARQL endpoint with one row, and recording the request."""
+    body = b'{"head":{"vars":["x"]},"results":{"bindings":[{"x":{"type":"literal","value":"from afar"}}]}}'
+    with RecordingServer(body, "application/sparql-results+json") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def other_host() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+def other_host(other_server: RecordingServer) -> str:
+    return other_server.url
 
 
 @pytest.fixture
-def hits(other_host) -> Iterator[list[str]]:
+def hits(other_server: RecordingServer) -> list[str]:
     """The requests the other host received during the test (checked after a moment for late calls)."""
-    _Recorder.hits = []
-    yield _Recorder.hits
+    return other_server.reset()
 
 
 def never_contacted(hits: list[str]) -> None:

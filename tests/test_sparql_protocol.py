@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -16,6 +15,7 @@ from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import CSV, JSON, TSV, TURTLE, XML, SPARQLWrapper
 
 from tests.conftest import assert_problem
+from tests.recording_server import RecordingServer
 
 pytestmark = pytest.mark.both_stores
 
@@ -253,28 +253,22 @@ def test_result_rows_are_capped_and_the_cap_is_signalled(built_store, tmp_path):
 # -- no way out ----------------------------------------------------------------------------------------
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        _Recorder.hits.append(self.path)
-        self.send_response(200)
-        self.end_headers()
-
-    do_POST = do_GET
-
-    def log_message(self, *args):
-        pass
+@pytest.fixture
+def other_server() -> Iterator[RecordingServer]:
+    """Another host, recording the path of every GET or POST; it answers 200 with no body."""
+    with RecordingServer(send_length=False, record_method=False) as server:
+        yield server
 
 
 @pytest.fixture
-def other_host():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Recorder.hits = []
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+def other_host(other_server: RecordingServer) -> str:
+    return other_server.url
+
+
+@pytest.fixture
+def hits(other_server: RecordingServer) -> list[str]:
+    """The paths the other host was asked for during the test."""
+    return other_server.hits
 
 
 @pytest.mark.parametrize("template", [
@@ -282,11 +276,11 @@ def other_host():
     "SELECT * WHERE {{ SERVICE SILENT <{url}sparql> {{ ?s ?p ?o }} }}",
     "SELECT * WHERE {{ BIND(<{url}sparql> AS ?e) SERVICE ?e {{ ?s ?p ?o }} }}",
 ])
-def test_service_to_another_host_is_refused_and_never_called(live_server, other_host, template):
+def test_service_to_another_host_is_refused_and_never_called(live_server, other_host, hits, template):
     response = requests.get(live_server.sparql_url(), params={"query": template.format(url=other_host)})
     assert response.status_code == 403 and "SERVICE" in response.json()["detail"]
     time.sleep(0.2)
-    assert _Recorder.hits == []
+    assert hits == []
 
 
 # -- self-description, CORS ----------------------------------------------------------------------------
