@@ -138,6 +138,7 @@ CHECK_SECONDS = 0.1
 WORKER_MEMORY_BYTES = 256 * 1024 * 1024
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -151,15 +152,14 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def private_memory_bytes(pid: int) -> int | None:
-    """The resident anonymous memory of a process (its own heap, not the store's shared file pages)."""
+    """The resident anonymous memory of a process (its own heap, not the store's shared file pages): resident
+    minus shared pages in ``/proc/<pid>/statm``, one short line read after every query."""
     try:
-        with open(f"/proc/{pid}/status", "rb") as status:
-            for line in status:
-                if line.startswith(b"RssAnon:"):
-                    return int(line.split()[1]) * 1024
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            fields = statm.read().split()
+        return (int(fields[1]) - int(fields[2])) * _PAGE_BYTES
     except (OSError, ValueError, IndexError):
-        pass
-    return None
+        return None
 
 
 @dataclass(frozen=True)
@@ -211,8 +211,10 @@ class _Clock:
         self.wall_deadline = time.monotonic() + wall
 
     def cpu_used(self) -> float | None:
-        now = cpu_seconds(self.pid) if self.cpu_start is not None else None
-        return None if now is None or self.cpu_start is None else now - self.cpu_start
+        if self.cpu_start is None:
+            return None
+        now = cpu_seconds(self.pid)
+        return None if now is None else now - self.cpu_start
 
     def timeout(self, *, starved: bool) -> QueryTimeout:
         if self.cpu_start is None:

@@ -168,6 +168,9 @@ def main() -> None:
     if not store.exists():
         sys.exit(f"no graph in {args.store}: run `amity build` first")
 
+    def repeats(name: str) -> int:
+        return args.small_repeat if name in SMALL else args.repeat
+
     no_cache = {"AMITY_RESULT_CACHE_MB": "0"}
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
@@ -178,9 +181,8 @@ def main() -> None:
             with PeakRss(server.process.pid) as rss:
                 client = Client(server.sparql_url())
                 for name, query in QUERIES.items():
-                    repeat = args.small_repeat if name in SMALL else args.repeat
-                    floor = median_ms(in_process(store, query), repeat)
-                    ours = median_ms(over_http(client, query), repeat)
+                    floor = median_ms(in_process(store, query), repeats(name))
+                    ours = median_ms(over_http(client, query), repeats(name))
                     rows.append([name, floor, ours])
                 one = throughput(server.sparql_url(), 1, args.seconds)
                 four = throughput(server.sparql_url(), 4, args.seconds)
@@ -192,8 +194,7 @@ def main() -> None:
             wait_for_query_processes(server.process.pid, server.sparql_url(), expected=8)
             client = Client(server.sparql_url())
             for row in rows:
-                repeat = args.small_repeat if row[0] in SMALL else args.repeat
-                row.append(median_ms(over_http(client, QUERIES[row[0]]), repeat))
+                row.append(median_ms(over_http(client, QUERIES[row[0]]), repeats(row[0])))
         finally:
             stop_server(server)
         if not args.skip_peer:

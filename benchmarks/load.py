@@ -294,15 +294,16 @@ def lost_writes(session: requests.Session, url: str, acks: list[Ack]) -> list[st
 class Tally:
     """Latencies per kind, errors, honoured timeouts; shared by the client threads."""
 
-    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     trace: list[tuple[float, str, float, str]] = field(default_factory=list)  # (start, kind, ms, what)
     errors: list[tuple[str, str]] = field(default_factory=list)
     timeouts: Counter = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def latencies(self, kind: str) -> list[float]:
+        return [ms for _, of_kind, ms, _ in self.trace if of_kind == kind]
+
     def record(self, kind: str, seconds: float, error: str | None = None, what: str = "") -> None:
         with self.lock:
-            self.latencies[kind].append(seconds * 1000)
             self.trace.append((time.monotonic() - seconds, kind, seconds * 1000, what))
             if error:
                 self.errors.append((kind, error))
@@ -476,11 +477,11 @@ def report(args: argparse.Namespace, server: LiveServer, data: Sample, all_reads
     alive = server.process.poll() is None
     lost = lost_writes(session, url, uploads.acks) if alive else ["the service is not running any more"]
 
-    total = sum(len(v) for v in tally.latencies.values())
+    total = len(tally.trace)
     print(f"\n{'kind':<14}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'timeouts':>10}")
     errors_by_kind = Counter(kind for kind, _ in tally.errors)
     for kind in KINDS:
-        values = tally.latencies.get(kind, [])
+        values = tally.latencies(kind)
         print(f"{kind:<14}{len(values):>9}{len(values) / elapsed:>8.1f}{percentile(values, 50):>9.0f}"
               f"{percentile(values, 99):>9.0f}{errors_by_kind[kind]:>8}{tally.timeouts[kind]:>10}")
     print(f"{'all':<14}{total:>9}{total / elapsed:>8.1f}")
@@ -492,7 +493,7 @@ def report(args: argparse.Namespace, server: LiveServer, data: Sample, all_reads
         print(f"  error ×{count} [{kind}] {message}")
     for message in lost[:10]:
         print(f"  lost: {message}")
-    cheap_p99 = percentile(tally.latencies.get("cheap lookup", []), 99)
+    cheap_p99 = percentile(tally.latencies("cheap lookup"), 99)
     targets = [
         ("zero errors", len(tally.errors) == 0, f"{len(tally.errors)}"),
         ("zero lost writes", not lost, f"{len(lost)} of {len(uploads.acks)} acknowledged uploads"),

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from collections.abc import Iterable
+
+
+def never_contacted(hits: list[str]) -> None:
+    """Fail if the recording server got a request; waits a moment first, so a late fetch shows up too."""
+    time.sleep(0.3)
+    assert hits == [], f"the other host was contacted: {hits}"
 
 
 class RecordingServer:

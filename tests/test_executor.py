@@ -119,21 +119,27 @@ def _busy_worker(pool) -> multiprocessing.Process:
     return busy[0].process
 
 
+def _heavy_in_background(pool) -> tuple[threading.Thread, dict]:
+    """Start a query that must be stopped; the dict gets how long it took and the 503's message."""
+    outcome: dict = {}
+
+    def heavy():
+        started = time.monotonic()
+        with pytest.raises(QueryTimeout) as info:
+            b"".join(pool.run(prepare(HEAVY)))
+        outcome.update(seconds=time.monotonic() - started, message=str(info.value))
+
+    thread = threading.Thread(target=heavy)
+    thread.start()
+    return thread, outcome
+
+
 def test_the_time_limit_counts_cpu_time_not_time_spent_waiting_for_the_cpu(store_root):
     """A query whose process gets no CPU for a while (here: stopped outright) is not charged for it."""
     pool = QueryPool(store_root, size=1, timeout=1.0)
     try:
         b"".join(pool.run(prepare("ASK {}")))
-        outcome = {}
-
-        def heavy():
-            started = time.monotonic()
-            with pytest.raises(QueryTimeout) as info:
-                b"".join(pool.run(prepare(HEAVY)))
-            outcome.update(seconds=time.monotonic() - started, message=str(info.value))
-
-        thread = threading.Thread(target=heavy)
-        thread.start()
+        thread, outcome = _heavy_in_background(pool)
         time.sleep(0.2)
         worker = _busy_worker(pool)
         os.kill(worker.pid, signal.SIGSTOP)
@@ -150,16 +156,7 @@ def test_a_query_starved_of_cpu_is_stopped_at_four_times_the_limit(store_root):
     pool = QueryPool(store_root, size=1, timeout=0.5)
     try:
         b"".join(pool.run(prepare("ASK {}")))
-        outcome = {}
-
-        def heavy():
-            started = time.monotonic()
-            with pytest.raises(QueryTimeout) as info:
-                b"".join(pool.run(prepare(HEAVY)))
-            outcome.update(seconds=time.monotonic() - started, message=str(info.value))
-
-        thread = threading.Thread(target=heavy)
-        thread.start()
+        thread, outcome = _heavy_in_background(pool)
         time.sleep(0.1)
         os.kill(_busy_worker(pool).pid, signal.SIGSTOP)  # killed by the pool while stopped: SIGKILL still works
         thread.join(timeout=10)

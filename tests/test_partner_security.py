@@ -26,7 +26,7 @@ import requests
 from amity import history, iris
 from amity.partners import Registry
 from amity.testing import LiveServer, start_server, stop_server
-from tests.recording_server import RecordingServer
+from tests.recording_server import RecordingServer, never_contacted
 from tests.test_merge import CITY, dump, expand, make_reference_store, twinning_turtle
 
 ATTACKER, VICTIM, REVOKED = "alpha", "beta", "gamma"
@@ -55,11 +55,6 @@ def other_host(other_server: RecordingServer) -> str:
 def hits(other_server: RecordingServer) -> list[str]:
     """The requests the other host received during the test, as ``"GET /path"``."""
     return other_server.reset()
-
-
-def never_contacted(hits: list[str]) -> None:
-    time.sleep(0.3)  # a late fetch would show up meanwhile
-    assert hits == [], f"the other host was contacted: {hits}"
 
 
 @dataclass
