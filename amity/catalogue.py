@@ -378,9 +378,12 @@ def run(target: Amity | EmbeddedStore | ExternalStore, name: str, params: Mappin
         formats.by_name(fmt, query.offered)  # refuse an unsuitable format before any work
     if query.form == "ASK":
         limit, offset = None, 0
-    prepared, chunks = execute(with_window(text, limit, offset), fmt, accept)
     has_more = False
     if limit is not None and query.form == "SELECT":
+        # The probe goes first: its one-row answer frees its query process at once, while a large page streams
+        # and holds one until it is read. Asked the other way round, one request held a process while waiting
+        # for another, and with every process of its lane held that way it waited for itself (a 503 after 30 s).
         _, probe = execute(with_window(text, 1, offset + limit), "tsv", None)
         has_more = b"".join(probe).count(b"\n") > 1
+    prepared, chunks = execute(with_window(text, limit, offset), fmt, accept)
     return Answer(query, prepared, chunks, used, limit, offset, has_more)

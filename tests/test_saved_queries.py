@@ -444,3 +444,19 @@ def test_every_saved_query_is_documented_and_parameters_have_examples():
             assert parameter.description, (query.name, parameter.name)
             assert parameter.default or parameter.example or parameter.allowed_query or parameter.allowed, \
                 (query.name, parameter.name)
+
+
+def test_a_page_that_streams_does_not_wait_for_its_own_query_process(served_store, monkeypatch):
+    """A page runs its query and a one-row probe for a next page; with one query process (a lane of one), the
+    page's streamed answer must not hold that process while the probe waits for it."""
+    from amity import executor
+    from amity.service import Amity, Settings
+
+    monkeypatch.setattr(executor, "QUEUE_SECONDS", 2.0)  # a regression fails in seconds, not half a minute
+    service = Amity(Settings(query_workers=1, query_timeout=2.0, result_cache_bytes=0), store=served_store)
+    try:
+        answer = catalogue.run(service, "twins-of-city", {"city": "Q656"}, "json", limit=1000)
+        table = results.parse(b"".join(answer.chunks))
+        assert len(table.rows) > 90 and answer.has_more is False
+    finally:
+        service.close()
