@@ -22,6 +22,11 @@ The time limit counts the CPU time the query uses, not the wall-clock time
 it takes, so a legitimate query slowed by others is not stopped for their
 load; a query starved of CPU altogether is stopped at :data:`WALL_FACTOR`
 times the limit.
+
+A query may hold :data:`QUERY_MEMORY_BYTES` of private memory: the process is
+looked at as often as its CPU time and stopped past that, with a message that
+says so. The kernel's limit on the process's data (``RLIMIT_DATA``) backs this
+up for memory taken faster than it is looked at; the engine then aborts.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import contextlib
 import logging
 import os
 import queue
+import resource
 import signal
 import threading
 import time
@@ -40,7 +46,7 @@ from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from typing import Any
 
-from amity.problems import AmityError, BadRequest, QueryTimeout, ServiceUnavailable
+from amity.problems import AmityError, BadRequest, QueryMemoryExceeded, QueryTimeout, ServiceUnavailable
 from amity.sparql import Prepared
 
 log = logging.getLogger(__name__)
@@ -80,8 +86,11 @@ class _PipeWriter:
             self.conn.send(("whole", bytes(self.buffer), cpu))
 
 
-def _worker_main(conn: Connection, store_root: str, nice: int = 0) -> None:
+def _worker_main(conn: Connection, store_root: str, nice: int = 0, data_limit: int = 0) -> None:
     """The loop of one worker process: receive a prepared query, send back chunks.
+
+    ``data_limit``, when set, caps the process's data segment in bytes (``RLIMIT_DATA``: heap and private
+    mappings, not the store's files), before the store is opened so that everything the engine takes counts.
 
     Every message is a tuple whose first item says what it is: ``("ready",)``, ``("data", bytes)``,
     ``("whole", bytes, cpu)``, ``("end", cpu)``, ``("error", exception, cpu)``.
@@ -93,6 +102,8 @@ def _worker_main(conn: Connection, store_root: str, nice: int = 0) -> None:
     die_with_parent()
     if nice:
         os.nice(nice)
+    if data_limit:
+        resource.setrlimit(resource.RLIMIT_DATA, (data_limit, data_limit))
 
     store = EmbeddedStore(store_root)
     with contextlib.suppress(AmityError):  # no graph yet: each query will say so
@@ -136,6 +147,19 @@ CHECK_SECONDS = 0.1
 #: A query process whose private memory has grown past this after a query is replaced (``AMITY_QUERY_WORKER_MB``):
 #: freed memory mostly stays with a process, so one query that needed 2 GiB would otherwise keep it for good.
 WORKER_MEMORY_BYTES = 256 * 1024 * 1024
+#: The private memory one query may hold (``AMITY_QUERY_MEMORY_MB``). A sort or a group over the whole default
+#: graph needs well under this; a sort of a cross join grew to 2.8 GiB in 10 s before the time limit stopped it.
+QUERY_MEMORY_BYTES = 1024 * 1024 * 1024
+
+
+def data_limit_for(query_memory: int) -> int:
+    """The kernel's backstop for a process whose queries may hold ``query_memory`` bytes (0: none).
+
+    ``RLIMIT_DATA`` counts address space the process has made writable, which runs ahead of what it holds
+    (an idle query process holds ~25 MiB and has ~100 MiB of data), so the backstop leaves room above the
+    limit that the pool itself enforces with a clear message.
+    """
+    return max(2 * query_memory, query_memory + 256 * 1024 * 1024) if query_memory else 0
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -170,12 +194,13 @@ class _Lane:
 
 
 class _Worker:
-    def __init__(self, context: Any, store_root: str, lane: _Lane) -> None:
+    def __init__(self, context: Any, store_root: str, lane: _Lane, data_limit: int = 0) -> None:
         parent, child = context.Pipe()
         self.conn = parent
         self.lane = lane
         self.lowered = False  # its priority was lowered during a query: it cannot be raised again
-        self.process = context.Process(target=_worker_main, args=(child, store_root, lane.nice), daemon=True)
+        self.process = context.Process(target=_worker_main, args=(child, store_root, lane.nice, data_limit),
+                                       daemon=True)
         self.process.start()
         child.close()
 
@@ -256,14 +281,15 @@ class CostBook:
 _CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE})
 
 
-def _worker_died(worker: _Worker) -> AmityError:
+def _worker_died(worker: _Worker, query_memory: int) -> AmityError:
     """A client error when the query crashed the engine (it would again), else a retryable 503."""
     worker.process.join(timeout=2)
     code = worker.process.exitcode
     if code is not None and code < 0 and -code in _CRASH_SIGNALS:
         log.warning("a query crashed its worker (signal %d); answered 400", -code)
+        memory = f", or taking more than the {query_memory / 2**20:g} MiB a query may hold," if query_memory else ""
         return BadRequest(f"the query engine failed on this query (signal {-code}); queries nested or chained "
-                          "thousands of levels deep do this: simplify it")
+                          f"thousands of levels deep{memory} do this: simplify it")
     return ServiceUnavailable("the query worker stopped unexpectedly; try again")
 
 
@@ -276,11 +302,12 @@ class QueryPool:
     """
 
     def __init__(self, store_root: str | os.PathLike[str], *, size: int = 2, timeout: float = 30.0,
-                 max_worker_memory: int = WORKER_MEMORY_BYTES) -> None:
+                 max_worker_memory: int = WORKER_MEMORY_BYTES, query_memory: int = QUERY_MEMORY_BYTES) -> None:
         self.store_root = str(store_root)
         self.size = size
         self.timeout = timeout
         self.max_worker_memory = max_worker_memory
+        self.query_memory = query_memory
         self.fast = _Lane("fast", size - size // 2, 0)
         self.slow = _Lane("slow", size // 2, SLOW_NICE) if size >= 2 else None
         self.costs = CostBook()
@@ -315,7 +342,7 @@ class QueryPool:
     def _spawn_forever(self) -> None:
         while (lane := self._to_spawn.get()) is not None:
             while True:
-                new = _Worker(self._context, self.store_root, lane)
+                new = _Worker(self._context, self.store_root, lane, data_limit_for(self.query_memory))
                 if new.wait_ready():
                     self._give_back(new)
                     break
@@ -415,11 +442,17 @@ class QueryPool:
                 try:
                     return worker.conn.recv()
                 except (EOFError, OSError):
-                    raise _worker_died(worker) from None
+                    raise _worker_died(worker, self.query_memory) from None
             used = clock.cpu_used()
             if remaining <= 0 or (used is not None and used >= clock.limit):
                 self.costs.record(prepared.shape, clock.limit)
                 raise clock.timeout(starved=remaining <= 0)
+            held = private_memory_bytes(clock.pid) if self.query_memory else None
+            if held is not None and held > self.query_memory:
+                self.costs.record(prepared.shape, clock.limit)  # expensive: the slow lane next time
+                raise QueryMemoryExceeded(
+                    f"the query held more than the {self.query_memory / 2**20:g} MiB of memory a query may hold "
+                    f"and was stopped", extra={"memory_limit_bytes": self.query_memory})
             if used is not None and used >= SLOW_SECONDS and worker.lane is self.fast and self.slow \
                     and not worker.lowered:
                 worker.lower_priority()  # expensive after all: let cheap queries go first
@@ -431,10 +464,10 @@ class QueryPool:
             while message[0] == "data":
                 yield message[1]
                 message = self._receive(worker, clock, prepared)
-        except QueryTimeout:
+        except (QueryTimeout, QueryMemoryExceeded) as limit:
             # Raised, not swallowed: an answer cut short must not look complete (the web layer answers 503
             # if nothing was sent yet, else breaks the connection).
-            log.warning("query stopped at its time limit after output had started")
+            log.warning("query stopped after output had started: %s", limit)
             self._replace(worker)
             raise
         except BaseException:  # the client went away (GeneratorExit), or the worker died: it may still write

@@ -103,6 +103,13 @@ class QueryTimeout(AmityError):
     title = "Query time limit exceeded"
 
 
+class QueryMemoryExceeded(AmityError):
+    """The query needed more memory than one query may hold; it would again, so no Retry-After."""
+
+    status = 503
+    title = "Query memory limit exceeded"
+
+
 class ServiceUnavailable(AmityError):
     status = 503
     title = "Service unavailable"

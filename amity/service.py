@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from amity.executor import WORKER_MEMORY_BYTES, InProcess, QueryPool
+from amity.executor import QUERY_MEMORY_BYTES, WORKER_MEMORY_BYTES, InProcess, QueryPool
 from amity.external import ExternalStore
 from amity.remote_executor import RemoteExecutor
 from amity.result_cache import CachingExecutor, ResultCache
@@ -33,6 +33,7 @@ class Settings:
     service_allowlist: tuple[str, ...] = ()
     result_cache_bytes: int = 32 * 1024 * 1024  # per web process; 0 turns the cache off
     query_worker_bytes: int = WORKER_MEMORY_BYTES  # a query process grown past this is replaced after its query
+    query_memory_bytes: int = QUERY_MEMORY_BYTES  # a query holding more is stopped; 0 turns the limit off
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -47,6 +48,7 @@ class Settings:
             "service_allowlist": tuple(env.get("AMITY_SERVICE_ALLOWLIST", "").split()),
             "result_cache_bytes": int(float(env.get("AMITY_RESULT_CACHE_MB", "32")) * 1024 * 1024),
             "query_worker_bytes": int(float(env.get("AMITY_QUERY_WORKER_MB", WORKER_MEMORY_BYTES / 2**20)) * 2**20),
+            "query_memory_bytes": int(float(env.get("AMITY_QUERY_MEMORY_MB", QUERY_MEMORY_BYTES / 2**20)) * 2**20),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -65,7 +67,7 @@ class Amity:
         elif settings.query_workers > 0:
             self.executor = QueryPool(
                 self.store.root, size=settings.query_workers, timeout=settings.query_timeout,
-                max_worker_memory=settings.query_worker_bytes,
+                max_worker_memory=settings.query_worker_bytes, query_memory=settings.query_memory_bytes,
             )
         else:
             self.executor = InProcess(self.store.root)

@@ -6,12 +6,13 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from pyoxigraph import Literal, NamedNode, Quad, Store
 
-from amity.executor import SLOW_NICE, QueryPool
-from amity.problems import QuerySyntaxError, QueryTimeout
+from amity.executor import SLOW_NICE, QueryPool, data_limit_for
+from amity.problems import QueryMemoryExceeded, QuerySyntaxError, QueryTimeout
 from amity.sparql import prepare
 from amity.store import EmbeddedStore
 
@@ -235,3 +236,30 @@ def test_a_query_process_within_its_memory_bound_is_kept(pool):
     for _ in range(5):
         b"".join(pool.run(prepare("ASK { ?s ?p ?o }")))
     assert {worker.process.pid for worker in pool.idle_workers()} == first
+
+
+#: Sorting every pair of triples holds all 400 million pairs before the first row can go out.
+SORTED_PAIRS = "SELECT ?a ?c { ?a ?p ?b . ?c ?q ?d } ORDER BY ?b ?d"
+
+
+def test_a_query_that_holds_more_memory_than_allowed_is_stopped_and_told_so(store_root):
+    limited = QueryPool(store_root, size=1, timeout=60, query_memory=128 * 2**20)
+    try:
+        b"".join(limited.run(prepare("ASK {}")))
+        started = time.monotonic()
+        with pytest.raises(QueryMemoryExceeded, match="128 MiB"):
+            b"".join(limited.run(prepare(SORTED_PAIRS)))
+        assert time.monotonic() - started < 20, "stopped as it grew, not at the time limit"
+        assert limited.killed == 1
+        assert b"true" in b"".join(limited.run(prepare("ASK { ?s ?p ?o }"), timeout=30))
+    finally:
+        limited.close()
+
+
+def test_the_kernel_backs_the_memory_limit_up_in_every_query_process(pool):
+    """Memory taken faster than the pool looks makes the engine abort instead of taking the machine's."""
+    b"".join(pool.run(prepare("ASK {}")))
+    for worker in pool.idle_workers():
+        limits = Path(f"/proc/{worker.process.pid}/limits").read_text()
+        line = next(line for line in limits.splitlines() if line.startswith("Max data size"))
+        assert line.split()[3:5] == [str(data_limit_for(pool.query_memory))] * 2

@@ -213,7 +213,7 @@ def test_timed_out_query_is_stopped_while_other_queries_are_answered(live_server
             cheap_times.append(time.monotonic() - started)
             assert ok.status_code == 200 and ok.json()["boolean"] is True
         status, seconds, body = future.result()
-    assert status == 503 and "time limit" in body["title"].lower()
+    assert status == 503 and "time limit" in body["title"].lower(), body
     assert seconds < 3.0 + 2.0, "the query is stopped at the limit, not left running"
     assert max(cheap_times) < 1.0
     # The worker that ran it was killed and replaced: the service keeps answering.
@@ -246,6 +246,21 @@ def test_result_rows_are_capped_and_the_cap_is_signalled(built_store, tmp_path):
         assert response.headers["X-SPARQL-MaxRows"] == "7"
         small = requests.get(server.sparql_url(), params={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 3"})
         assert "X-SPARQL-MaxRows" not in small.headers
+    finally:
+        stop_server(server)
+
+
+def test_a_query_that_needs_more_memory_than_allowed_gets_a_503_that_says_so(built_store, tmp_path):
+    from tests.conftest import start_server, stop_server
+
+    server = start_server(built_store, tmp_path / "memory.log", extra_env={"AMITY_QUERY_MEMORY_MB": "160"})
+    try:
+        sorted_pairs = "SELECT ?a ?c WHERE { ?a ?p ?b . ?c ?q ?d } ORDER BY ?b ?d"
+        response = requests.get(server.sparql_url(), params={"query": sorted_pairs})
+        assert response.status_code == 503 and "Retry-After" not in response.headers
+        problem = response.json()
+        assert problem["title"] == "Query memory limit exceeded" and "160 MiB" in problem["detail"]
+        assert requests.get(server.sparql_url(), params={"query": "ASK {}"}).json()["boolean"] is True
     finally:
         stop_server(server)
 
