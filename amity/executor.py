@@ -37,17 +37,19 @@ import os
 import queue
 import resource
 import signal
+import tempfile
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from typing import Any
 
 from amity.problems import AmityError, BadRequest, QueryMemoryExceeded, QueryTimeout, ServiceUnavailable
 from amity.sparql import Prepared
+from amity.sparql_text import with_total_order
 
 log = logging.getLogger(__name__)
 CHUNK = 64 * 1024
@@ -86,11 +88,14 @@ class _PipeWriter:
             self.conn.send(("whole", bytes(self.buffer), cpu))
 
 
-def _worker_main(conn: Connection, store_root: str, nice: int = 0, data_limit: int = 0) -> None:
+def _worker_main(conn: Connection, store_root: str, nice: int = 0, data_limit: int = 0,
+                 stderr_path: str = "") -> None:
     """The loop of one worker process: receive a prepared query, send back chunks.
 
     ``data_limit``, when set, caps the process's data segment in bytes (``RLIMIT_DATA``: heap and private
     mappings, not the store's files), before the store is opened so that everything the engine takes counts.
+    ``stderr_path`` receives what the process writes to its standard error, where the engine says why it
+    aborted: the parent reads it to tell the client (see :func:`_worker_died`) and logs it.
 
     Every message is a tuple whose first item says what it is: ``("ready",)``, ``("data", bytes)``,
     ``("whole", bytes, cpu)``, ``("end", cpu)``, ``("error", exception, cpu)``.
@@ -99,6 +104,10 @@ def _worker_main(conn: Connection, store_root: str, nice: int = 0, data_limit: i
     from amity.sparql import evaluate, serialize
     from amity.store import EmbeddedStore
 
+    if stderr_path:
+        errors = os.open(stderr_path, os.O_WRONLY | os.O_APPEND)
+        os.dup2(errors, 2)
+        os.close(errors)
     die_with_parent()
     if nice:
         os.nice(nice)
@@ -193,16 +202,44 @@ class _Lane:
     nice: int
 
 
+#: What is kept of a query process's standard error between two reads.
+STDERR_KEEP_BYTES = 1024 * 1024
+
+
 class _Worker:
     def __init__(self, context: Any, store_root: str, lane: _Lane, data_limit: int = 0) -> None:
         parent, child = context.Pipe()
         self.conn = parent
         self.lane = lane
         self.lowered = False  # its priority was lowered during a query: it cannot be raised again
-        self.process = context.Process(target=_worker_main, args=(child, store_root, lane.nice, data_limit),
-                                       daemon=True)
+        descriptor, self._stderr_path = tempfile.mkstemp(prefix="amity-query-", suffix=".stderr")
+        self._stderr = os.fdopen(descriptor, "rb")
+        self.process = context.Process(target=_worker_main, daemon=True,
+                                       args=(child, store_root, lane.nice, data_limit, self._stderr_path))
         self.process.start()
         child.close()
+
+    def _forget_stderr_path(self) -> None:
+        """Once the process has opened it, the file needs no name: nothing is left behind if we are killed."""
+        with contextlib.suppress(OSError):
+            os.unlink(self._stderr_path)
+
+    def last_words(self) -> str:
+        """What the process wrote to its standard error since the last call."""
+        try:
+            written = self._stderr.read()
+            if self._stderr.tell() > STDERR_KEEP_BYTES:
+                os.ftruncate(self._stderr.fileno(), 0)  # the process appends: its next words start the file
+                self._stderr.seek(0)
+        except (OSError, ValueError):
+            return ""
+        return written.decode("utf-8", "replace") if written else ""
+
+    def log_last_words(self) -> str:
+        words = self.last_words()
+        if words.strip():
+            log.warning("query process %s wrote: %s", self.process.pid, words.strip()[-4000:])
+        return words
 
     def wait_ready(self, timeout: float = STARTUP_SECONDS) -> bool:
         """Whether the process started and opened the store in time (an interpreter start takes ~0.5 s of CPU,
@@ -211,6 +248,8 @@ class _Worker:
             return self.conn.poll(timeout) and self.conn.recv()[0] == "ready"
         except (EOFError, OSError):
             return False
+        finally:
+            self._forget_stderr_path()
 
     def lower_priority(self) -> None:
         with contextlib.suppress(OSError):
@@ -223,6 +262,9 @@ class _Worker:
             self.process.join(timeout=5)
         finally:
             self.conn.close()
+            self.log_last_words()
+            self._stderr.close()
+            self._forget_stderr_path()
 
 
 class _Clock:
@@ -281,16 +323,34 @@ class CostBook:
 _CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE})
 
 
+class Unorderable(BadRequest):
+    """The engine aborted while sorting values that have no order between them (pyoxigraph 0.5.13 panics with
+    "user-provided comparison function does not correctly implement a total order")."""
+
+
 def _worker_died(worker: _Worker, query_memory: int) -> AmityError:
-    """A client error when the query crashed the engine (it would again), else a retryable 503."""
+    """Why the engine gave up on the query, from its exit and its last words on standard error: a client
+    error when the query would crash it again, else a retryable 503."""
     worker.process.join(timeout=2)
     code = worker.process.exitcode
-    if code is not None and code < 0 and -code in _CRASH_SIGNALS:
-        log.warning("a query crashed its worker (signal %d); answered 400", -code)
-        memory = f", or taking more than the {query_memory / 2**20:g} MiB a query may hold," if query_memory else ""
+    words = worker.log_last_words()
+    if code is None or code >= 0 or -code not in _CRASH_SIGNALS:
+        return ServiceUnavailable("the query worker stopped unexpectedly; try again")
+    log.warning("a query crashed its worker (signal %d)", -code)
+    if "memory allocation of" in words:
+        return QueryMemoryExceeded(
+            f"the query took memory faster than it could be looked at, past the {query_memory / 2**20:g} MiB "
+            "a query may hold, and the engine stopped", extra={"memory_limit_bytes": query_memory})
+    if "does not correctly implement a total order" in words:
+        return Unorderable("the query engine (pyoxigraph) cannot sort these values: ORDER BY met values with no "
+                           "order between them (numbers and strings, say) and the engine aborted; order by "
+                           "STR(…), or filter the values to one kind")
+    if "overflowed its stack" in words or not words.strip():
         return BadRequest(f"the query engine failed on this query (signal {-code}); queries nested or chained "
-                          f"thousands of levels deep{memory} do this: simplify it")
-    return ServiceUnavailable("the query worker stopped unexpectedly; try again")
+                          "thousands of levels deep do this: simplify it")
+    said = [line.strip() for line in words.splitlines() if line.strip() and not line.startswith(" ")]
+    reason = next((said[i + 1] for i, line in enumerate(said[:-1]) if "panicked at" in line), said[-1])
+    return BadRequest(f"the query engine failed on this query (signal {-code}): {reason[:500]}")
 
 
 class QueryPool:
@@ -368,6 +428,7 @@ class QueryPool:
 
     def _done(self, worker: _Worker, prepared: Prepared, cpu: float) -> None:
         self.costs.record(prepared.shape, cpu)
+        worker.log_last_words()
         # A lowered process cannot get its priority back, and a grown one keeps its memory: a fresh one takes
         # the place of either.
         if worker.lowered or (private_memory_bytes(worker.process.pid) or 0) > self.max_worker_memory:
@@ -387,9 +448,22 @@ class QueryPool:
         A list is a complete answer (it came in one message); an iterator streams a larger one, which a
         time limit may still cut short: then the iterator raises :class:`QueryTimeout` instead of ending.
 
+        A query whose sort made the engine abort is run once more, sorted by the kind and datatype of each
+        value first (:func:`amity.sparql_text.with_total_order`), which SPARQL allows and the engine survives.
+
         :raises QueryTimeout: if no answer started within the time limit.
         :raises AmityError: what the worker raised (syntax errors, …).
         """
+        try:
+            return self._run(prepared, timeout)
+        except Unorderable:
+            ordered = with_total_order(prepared.text)
+            if ordered is None:
+                raise
+            log.warning("the engine could not sort a query's values; running it again with a total order")
+            return self._run(replace(prepared, text=ordered), timeout)
+
+    def _run(self, prepared: Prepared, timeout: float | None) -> Iterable[bytes]:
         self._ensure_started()
         limit = self.timeout if timeout is None else timeout
         worker = self._take(self.lane_for(prepared), prepared, limit)

@@ -1,6 +1,7 @@
 """Query worker processes: a time limit on CPU time that frees the worker, two lanes that keep cheap queries
 quick, streaming, errors with positions."""
 
+import json
 import multiprocessing
 import os
 import signal
@@ -263,3 +264,36 @@ def test_the_kernel_backs_the_memory_limit_up_in_every_query_process(pool):
         limits = Path(f"/proc/{worker.process.pid}/limits").read_text()
         line = next(line for line in limits.splitlines() if line.startswith("Max data size"))
         assert line.split()[3:5] == [str(data_limit_for(pool.query_memory))] * 2
+
+
+def _doubling(times: int) -> str:
+    """A query whose one string doubles ``times`` times from 1 KiB: memory taken in leaps, not by degrees."""
+    binds = " ".join(f"BIND(CONCAT(?a{i}, ?a{i}) AS ?a{i + 1})" for i in range(times))
+    return f'SELECT (STRLEN(?a{times}) AS ?n) WHERE {{ BIND("{"x" * 1024}" AS ?a0) {binds} }}'
+
+
+def test_memory_taken_faster_than_the_pool_looks_is_stopped_by_the_kernel_and_told_so(store_root):
+    limited = QueryPool(store_root, size=1, timeout=30, query_memory=64 * 2**20)
+    try:
+        b"".join(limited.run(prepare("ASK {}")))  # its process has the kernel's limit for 64 MiB…
+        limited.query_memory = 2**40  # …and the pool no longer looks, as if the query were too quick for it
+        with pytest.raises(QueryMemoryExceeded, match="faster than it could be looked at"):
+            b"".join(limited.run(prepare(_doubling(22))))  # 4 GiB at the last step
+        assert b'"value":"2048"' in b"".join(limited.run(prepare(_doubling(1))))
+    finally:
+        limited.close()
+
+
+def test_a_sort_the_engine_aborts_on_is_answered_in_an_order_sparql_allows(pool):
+    """pyoxigraph 0.5.13 aborts when a sort meets numbers and strings in an order that is not total."""
+    numbers = [str((i * 7919) % 1000) for i in range(60)]
+    strings = [f'"{(i * 104729) % 1000}"' for i in range(60)]
+    query = f"SELECT ?v WHERE {{ VALUES ?v {{ {' '.join(numbers + strings)} }} }} ORDER BY ?v"
+    killed = pool.killed
+    rows = json.loads(b"".join(pool.run(prepare(query))))["results"]["bindings"]
+    assert pool.killed == killed + 1, "pyoxigraph no longer aborts on this sort: QueryPool.run need not retry"
+    kinds = ["number" if row["v"].get("datatype", "").endswith("#integer") else "string" for row in rows]
+    assert kinds == ["number"] * 60 + ["string"] * 60, "each kind together, numbers first"
+    values = [row["v"]["value"] for row in rows]
+    assert [int(v) for v in values[:60]] == sorted(int(v) for v in numbers)
+    assert values[60:] == sorted(s.strip('"') for s in strings)

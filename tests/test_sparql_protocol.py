@@ -220,6 +220,20 @@ def test_timed_out_query_is_stopped_while_other_queries_are_answered(live_server
     assert requests.get(live_server.sparql_url(), params={"query": "ASK {}"}).status_code == 200
 
 
+def test_a_sort_over_numbers_and_strings_is_answered_with_each_kind_in_order(live_server):
+    """Chinese cities' GeoNames ids (strings) and populations (integers) in one sort: pyoxigraph 0.5.13 aborts
+    on it, and the service answers it anyway, in an order SPARQL allows."""
+    query = PREFIXES + """SELECT ?v WHERE { ?c cdo:country <https://w3id.org/citydiplomacy/id/country/CN>
+        { ?c cdo:geonamesId ?v } UNION { ?c cdo:population ?v } } ORDER BY ?v"""
+    response = requests.get(live_server.sparql_url(), params={"query": query})
+    assert response.status_code == 200, response.text[:500]
+    rows = [row["v"] for row in response.json()["results"]["bindings"]]
+    numbers = [int(v["value"]) for v in rows if v.get("datatype", "").endswith("#integer")]
+    strings = [v["value"] for v in rows if not v.get("datatype", "").endswith("#integer")]
+    assert len(numbers) > 500 and len(strings) > 500
+    assert numbers == sorted(numbers) and strings == sorted(strings)
+
+
 def test_query_processes_run_with_few_malloc_arenas(live_server):
     """glibc keeps freed memory per arena; the served processes cap arenas at two (amity/serving.py)."""
     import psutil

@@ -2,7 +2,7 @@
 
 import pytest
 
-from amity.sparql_text import scan, with_row_cap
+from amity.sparql_text import scan, with_row_cap, with_total_order
 
 
 @pytest.mark.parametrize("text, form", [
@@ -59,3 +59,31 @@ def test_limit_goes_before_a_trailing_values_block():
 
 def test_ask_is_never_capped():
     assert with_row_cap("ASK { ?s ?p ?o }", 1).text == "ASK { ?s ?p ?o }"
+
+
+def _keys(condition: str, direction: str = "ASC") -> str:
+    kind = f"COALESCE(IF(isBLANK({condition}), 1, IF(isIRI({condition}), 2, IF(isNUMERIC({condition}), 3, 4))), 0)"
+    datatype = f'COALESCE(IF(isNUMERIC({condition}), "", STR(DATATYPE({condition}))), "")'
+    return f"{direction}({kind}) {direction}({datatype}) {direction}({condition})"
+
+
+@pytest.mark.parametrize("order_by, rewritten", [
+    ("?o", _keys("?o")),
+    ("DESC(?o) ?s", _keys("?o", "DESC") + " " + _keys("?s")),
+    ("(?a + 1)", _keys("(?a + 1)")),
+    ("STR(?a)", _keys("STR(?a)")),
+    ("xsd:integer(?a)", _keys("xsd:integer(?a)")),
+    ("<http://x/f>(?a, 'b)')", _keys("<http://x/f>(?a, 'b)')")),
+    ("desc(COUNT(?a))", _keys("COUNT(?a)", "DESC")),
+])
+def test_a_total_order_sorts_by_kind_and_datatype_before_each_condition(order_by, rewritten):
+    assert with_total_order(f"SELECT * {{ ?s ?p ?o }} ORDER BY {order_by} LIMIT 5") == \
+        f"SELECT * {{ ?s ?p ?o }} ORDER BY {rewritten} LIMIT 5"
+
+
+def test_a_total_order_reaches_subqueries_and_leaves_strings_alone():
+    text = "SELECT * { { SELECT ?s { ?s ?p 'ORDER BY ?x' } ORDER BY ?s } } ORDER BY ?s OFFSET 1"
+    keys = _keys("?s")
+    assert with_total_order(text) == \
+        f"SELECT * {{ {{ SELECT ?s {{ ?s ?p 'ORDER BY ?x' }} ORDER BY {keys} }} }} ORDER BY {keys} OFFSET 1"
+    assert with_total_order("SELECT * { ?s ?p 'ORDER BY ?o' }") is None
