@@ -188,12 +188,16 @@ def write_version(root: Path, key: str, version: int, quads: Iterable[Quad]) -> 
     path = version_path(root, key, version)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as out:
-            serialize(quads, out, RdfFormat.N_QUADS)
-        raw.flush()
-        os.fsync(raw.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as raw:
+            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as out:
+                serialize(quads, out, RdfFormat.N_QUADS)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a bad quad, an interrupt: leave no half-written file behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -415,6 +415,22 @@ def test_add_checks_the_partner_graph_and_the_upload_together(reference_store, p
     assert any(r["sourceShape"].endswith("Twinning-status") for r in caught.value.extra["report"]["results"])
 
 
+def test_a_history_file_that_cannot_be_written_leaves_nothing_behind(tmp_path):
+    """A full disk while a version is written: the error goes up, and no temporary file stays in history/."""
+    import errno
+
+    from pyoxigraph import Quad
+
+    def quads_then_full_disk():
+        yield Quad(NamedNode("https://w3id.org/citydiplomacy/id/city/Q90"), NamedNode("http://x/p"),
+                   NamedNode("http://x/o"), NamedNode("https://w3id.org/citydiplomacy/graph/partner/x"))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        history.write_version(tmp_path, "partner-x", 1, quads_then_full_disk())
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
 def test_history_delete_and_rollback(reference_store, partner, tmp_path):
     first = twinning_turtle("Q170322", "Q90")
     merge.merge(reference_store, partner, PARTNER_GRAPH, upload_of(tmp_path, first), operation="replace")
