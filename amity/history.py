@@ -183,6 +183,13 @@ def latest(store: Store, graph: str) -> int:
     return 0
 
 
+def emptied(store: Store, graph: str) -> bool:
+    """Whether a partner's last write left ``graph`` without triples (not deleted): the graph exists for Amity,
+    though a remote store, which keeps no empty graphs, does not list it."""
+    recorded = versions(store, graph)
+    return bool(recorded) and recorded[-1].operation != "delete" and recorded[-1].triples == 0
+
+
 def write_version(root: Path, key: str, version: int, quads: Iterable[Quad]) -> Path:
     """Write a version's content (temporary name, fsync, rename): never half a file under the name."""
     path = version_path(root, key, version)

@@ -78,7 +78,7 @@ def commit(store: ExternalStore, write: _Write, timer: Timer) -> dict[str, Any]:
                 checked = write.recheck(reader, version)  # another merge was published since the checks ran
                 t = time.perf_counter()
             old = set(client.graph_triples(graph))
-            existed = bool(old)  # a remote store has no empty graphs
+            existed = bool(old) or history.emptied(reader, graph)  # a remote store keeps no empty graphs
             if write.operation == "delete" and not existed:
                 raise NotFound(f"there is no graph <{graph}>")
             previous = history.latest(reader, graph)

@@ -263,6 +263,24 @@ def test_put_post_delete_and_the_new_twinning_is_queryable(gsp):
                             timeout=30), 404)
 
 
+def test_a_graph_emptied_by_its_partner_is_there_and_empty_until_deleted(gsp):
+    """A PUT of a document without triples leaves the graph empty, on either store (a remote store keeps no
+    empty graphs: the history says it is there)."""
+    server, tokens = gsp
+    graph = PARTNER_GRAPH + "/emptied"
+    assert put(server, graph, twinning_turtle("Q956", "Q90"), tokens[PARTNER]).status_code == 201
+    emptied = put(server, graph, PREFIXES, tokens[PARTNER])
+    assert emptied.status_code == 200 and emptied.json()["triples"]["after"] == 0
+    got = requests.get(server.url + "store", params={"graph": graph}, headers={"Accept": "application/n-triples"},
+                       timeout=30)
+    assert got.status_code == 200 and got.text.strip() == ""
+    assert requests.head(server.url + "store", params={"graph": graph}, timeout=30).status_code == 200
+    deleted = requests.delete(server.url + "store", params={"graph": graph}, headers=auth(tokens[PARTNER]),
+                              timeout=60)
+    assert deleted.status_code == 200
+    problem(requests.get(server.url + "store", params={"graph": graph}, timeout=30), 404)
+
+
 def test_a_conflict_is_reported_and_both_claims_are_queryable(gsp):
     server, tokens = gsp
     graph = PARTNER_GRAPH + "/conflict"

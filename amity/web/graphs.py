@@ -99,7 +99,8 @@ def _read(graph: str | None) -> Response:
     """A graph (or the union) serialised to a spooled file, then sent: never the graph as Python objects."""
     reader = amity().store.reader()
     fmt = choose(request.args.get("format"))
-    if graph is not None and not reader.contains_named_graph(NamedNode(graph)):
+    listed = graph is None or reader.contains_named_graph(NamedNode(graph))
+    if not listed and not history.emptied(reader, graph):
         raise NotFound(f"there is no graph <{graph}>")
     if request.method == "HEAD":
         response = Response(status=200, content_type=fmt.content_type)
@@ -109,7 +110,7 @@ def _read(graph: str | None) -> Response:
         if graph is None:
             reader.query("CONSTRUCT WHERE { ?s ?p ?o }", use_default_graph_as_union=True).serialize(
                 body, fmt.rdf)
-        else:
+        elif listed:
             reader.dump(body, fmt.rdf, from_graph=NamedNode(graph), prefixes=prefixes)
         body.seek(0)
         response = send_file(body, mimetype=fmt.content_type, conditional=False)
