@@ -212,6 +212,10 @@ def _check(response: requests.Response, what: str) -> None:
     # CONSTRUCT hits the timeout parameter (500, no header). Other stores: their own wording of a time limit.
     if re.search(r"\b(S1T00|SR171|S1TAT)\b|timed out|timeout", message, re.IGNORECASE):
         raise QueryTimeout(f"the {what} ran longer than the store's time limit: {message}")
+    # Virtuoso: 40001/SR172 "Transaction deadlocked" when it picks this request as a deadlock's victim.
+    if re.search(r"\b(40001|SR172)\b|deadlock", message, re.IGNORECASE):
+        raise ServiceUnavailable(f"the store gave up the {what} in a deadlock with another transaction; "
+                                 f"try again: {message}", headers={"Retry-After": "1"})
     if status == 404:
         raise NotFound(f"the store has no such resource for the {what}: {message}")
     if status in (401, 403):

@@ -318,6 +318,24 @@ def test_query_errors_are_amity_errors(store, server):
         gone.count()
 
 
+def _answer(status: int, body: str) -> requests.Response:
+    answer = requests.Response()
+    answer.status_code, answer._content, answer.encoding = status, body.encode(), "utf-8"
+    return answer
+
+
+@pytest.mark.parametrize("status, body, error", [
+    (500, "Virtuoso S1T00 Error SR171: Transaction timed out", QueryTimeout),
+    (500, "Virtuoso 40001 Error SR172: Transaction deadlocked", ServiceUnavailable),
+    (503, "Service Temporarily Unavailable", ServiceUnavailable),
+    (500, "Virtuoso 42000 Error SR186: No permission", StoreError),
+    (400, "Virtuoso 37000 Error SP030: SPARQL compiler, line 1: syntax error", QuerySyntaxError),
+])
+def test_a_store_error_becomes_the_amity_error_a_client_can_act_on(status, body, error):
+    with pytest.raises(error, match=re.escape(body.split(": ")[-1])):
+        remote._check(_answer(status, body), "query")
+
+
 # -- time limits -----------------------------------------------------------------------------------------
 
 SLOW = (f"PREFIX cdo: <{CDO}> SELECT (COUNT(*) AS ?n) WHERE {{ ?a ?p ?o . ?b ?q ?o . ?c ?r ?o . ?d ?p2 ?x "
