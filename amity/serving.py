@@ -8,6 +8,7 @@ import click
 from gunicorn.app.base import BaseApplication
 
 from amity.external import ExternalStore
+from amity.service import Settings
 from amity.store import EmbeddedStore
 
 
@@ -68,10 +69,12 @@ def run_gunicorn(store: EmbeddedStore | ExternalStore, *, host: str, port: int, 
     version = store.version()
     url = f"http://{host}:{port}/"
     executor = f"{query_workers} query processes each" if query_workers else "queries run by the store"
+    memory = Settings.from_env().query_memory_bytes / 2**20
+    limits = f"{limit:g} s query time limit" + (f", {memory:g} MiB per query" if query_workers and memory else "")
     click.echo(
         f"Amity serving {where} (version {version}) at {url}\n"
         f"  SPARQL endpoint {url}sparql · query page {url} · VoID {url}.well-known/void\n"
-        f"  {workers} web workers × {threads} threads, {executor}, {limit:g} s query time limit"
+        f"  {workers} web workers × {threads} threads, {executor}, {limits}"
     )
     _Gunicorn({
         "bind": f"{host}:{port}",

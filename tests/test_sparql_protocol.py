@@ -269,6 +269,8 @@ def test_a_query_that_needs_more_memory_than_allowed_gets_a_503_that_says_so(bui
 
     server = start_server(built_store, tmp_path / "memory.log", extra_env={"AMITY_QUERY_MEMORY_MB": "160"})
     try:
+        started = (tmp_path / "memory.log").read_text()
+        assert f"at {server.url}" in started and "30 s query time limit, 160 MiB per query" in started, started
         sorted_pairs = "SELECT ?a ?c WHERE { ?a ?p ?b . ?c ?q ?d } ORDER BY ?b ?d"
         response = requests.get(server.sparql_url(), params={"query": sorted_pairs})
         assert response.status_code == 503 and "Retry-After" not in response.headers
