@@ -45,7 +45,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import IO, Any
 
 from amity.problems import AmityError, BadRequest, QueryMemoryExceeded, QueryTimeout, ServiceUnavailable
 from amity.sparql import Prepared
@@ -212,8 +212,12 @@ class _Worker:
         self.conn = parent
         self.lane = lane
         self.lowered = False  # its priority was lowered during a query: it cannot be raised again
-        descriptor, self._stderr_path = tempfile.mkstemp(prefix="amity-query-", suffix=".stderr")
-        self._stderr = os.fdopen(descriptor, "rb")
+        try:
+            descriptor, self._stderr_path = tempfile.mkstemp(prefix="amity-query-", suffix=".stderr")
+            self._stderr: IO[bytes] | None = os.fdopen(descriptor, "rb")
+        except OSError as error:  # a full /tmp must not stop queries: they run without the engine's last words
+            log.warning("query process without a standard-error file: %s", error)
+            self._stderr_path, self._stderr = "", None
         self.process = context.Process(target=_worker_main, daemon=True,
                                        args=(child, store_root, lane.nice, data_limit, self._stderr_path))
         self.process.start()
@@ -221,11 +225,14 @@ class _Worker:
 
     def _forget_stderr_path(self) -> None:
         """Once the process has opened it, the file needs no name: nothing is left behind if we are killed."""
-        with contextlib.suppress(OSError):
-            os.unlink(self._stderr_path)
+        if self._stderr_path:
+            with contextlib.suppress(OSError):
+                os.unlink(self._stderr_path)
 
     def last_words(self) -> str:
         """What the process wrote to its standard error since the last call."""
+        if self._stderr is None:
+            return ""
         try:
             written = self._stderr.read()
             if self._stderr.tell() > STDERR_KEEP_BYTES:
@@ -263,7 +270,8 @@ class _Worker:
         finally:
             self.conn.close()
             self.log_last_words()
-            self._stderr.close()
+            if self._stderr is not None:
+                self._stderr.close()
             self._forget_stderr_path()
 
 

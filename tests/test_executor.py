@@ -297,3 +297,15 @@ def test_a_sort_the_engine_aborts_on_is_answered_in_an_order_sparql_allows(pool)
     values = [row["v"]["value"] for row in rows]
     assert [int(v) for v in values[:60]] == sorted(int(v) for v in numbers)
     assert values[60:] == sorted(s.strip('"') for s in strings)
+
+
+def test_queries_still_run_when_no_file_for_the_engines_last_words_can_be_made(store_root, monkeypatch):
+    def full_tmp(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("amity.executor.tempfile.mkstemp", full_tmp)
+    pool = QueryPool(store_root, size=1, timeout=30)
+    try:
+        assert b'"value":"20000"' in b"".join(pool.run(prepare("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")))
+    finally:
+        pool.close()
