@@ -140,6 +140,8 @@ def _worker_main(conn: Connection, store_root: str, nice: int = 0, data_limit: i
 
 #: How long a new query process may take to start before it is given up on.
 STARTUP_SECONDS = 120.0
+#: The pause before another try when the system would not start a query process at all.
+RESPAWN_SECONDS = 1.0
 #: How long a query may wait for a free query process (apart from its own time limit) before a 503: a short
 #: time limit must not turn a brief queue behind heavy queries into refusals.
 QUEUE_SECONDS = 30.0
@@ -410,7 +412,12 @@ class QueryPool:
     def _spawn_forever(self) -> None:
         while (lane := self._to_spawn.get()) is not None:
             while True:
-                new = _Worker(self._context, self.store_root, lane, data_limit_for(self.query_memory))
+                try:
+                    new = _Worker(self._context, self.store_root, lane, data_limit_for(self.query_memory))
+                except Exception:  # no process could be made (EAGAIN, ENOMEM): this thread must live on
+                    log.exception("a query process could not be started; trying again in %g s", RESPAWN_SECONDS)
+                    time.sleep(RESPAWN_SECONDS)
+                    continue
                 if new.wait_ready():
                     self._give_back(new)
                     break

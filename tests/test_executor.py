@@ -309,3 +309,26 @@ def test_queries_still_run_when_no_file_for_the_engines_last_words_can_be_made(s
         assert b'"value":"20000"' in b"".join(pool.run(prepare("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")))
     finally:
         pool.close()
+
+
+def test_a_query_process_the_system_refuses_to_start_is_started_again_later(store_root, monkeypatch):
+    """The one thread that starts query processes must outlive a refusal (EAGAIN from fork, say)."""
+    import amity.executor
+
+    refusals = []
+    start = amity.executor._Worker.__init__
+
+    def refuse_once(self, *args, **kwargs):
+        if not refusals:
+            refusals.append(True)
+            raise OSError(11, "Resource temporarily unavailable")
+        start(self, *args, **kwargs)
+
+    monkeypatch.setattr(amity.executor, "RESPAWN_SECONDS", 0.1)
+    monkeypatch.setattr(amity.executor._Worker, "__init__", refuse_once)
+    pool = QueryPool(store_root, size=1, timeout=30)
+    try:
+        assert b"true" in b"".join(pool.run(prepare("ASK { ?s ?p ?o }")))
+        assert refusals == [True]
+    finally:
+        pool.close()
