@@ -24,7 +24,7 @@ def median_ms(run: Callable[[], object], repeat: int) -> float:
 
 class PeakRss:
     """Samples the memory of a process tree (the server and its query workers): summed RSS every 100 ms, and
-    summed PSS every second.
+    summed PSS every second, keeping what each kind of process held at the PSS peak (:meth:`breakdown`).
 
     Summed RSS counts a page shared by several processes (the store's files, libraries) once per process; PSS
     divides it among them, so it is what the tree costs the machine. PSS is read from ``smaps_rollup``, which
@@ -33,6 +33,7 @@ class PeakRss:
 
     def __init__(self, pid: int) -> None:
         self.pid, self.peak, self.peak_pss, self._stop = pid, 0, 0, threading.Event()
+        self.at_peak: list[tuple[str, int]] = []  # (kind of process, PSS) at the PSS peak
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
@@ -40,9 +41,20 @@ class PeakRss:
         while not self._stop.is_set():
             self.peak = max(self.peak, tree_rss_bytes(self.pid))
             if ticks % 10 == 0:
-                self.peak_pss = max(self.peak_pss, tree_pss_bytes(self.pid))
+                shares = tree_pss_by_process(self.pid)
+                total = sum(pss for _kind, pss in shares)
+                if total > self.peak_pss:
+                    self.peak_pss, self.at_peak = total, shares
             ticks += 1
             time.sleep(0.1)
+
+    def breakdown(self) -> str:
+        """What each kind of process held at the PSS peak, e.g. ``web 2 × 150 MiB, query 8 × 70 MiB``."""
+        kinds: dict[str, list[int]] = {}
+        for kind, pss in self.at_peak:
+            kinds.setdefault(kind, []).append(pss)
+        return ", ".join(f"{kind} {len(sizes)} × {sum(sizes) / len(sizes) / 2**20:.0f} MiB "
+                         f"(max {max(sizes) / 2**20:.0f})" for kind, sizes in kinds.items())
 
     def __enter__(self) -> PeakRss:
         self._thread.start()
@@ -53,20 +65,33 @@ class PeakRss:
         self._thread.join()
 
 
-def tree_pss_bytes(pid: int) -> int:
-    """Proportional set size of a process and all its children (0 where Linux's smaps are not readable)."""
+def _kind_of(process, root: int) -> str:
+    command = " ".join(process.cmdline())
+    if "multiprocessing" in command:
+        return "helper" if "resource_tracker" in command else "query process"
+    return "master" if process.pid == root else "web worker"
+
+
+def tree_pss_by_process(pid: int) -> list[tuple[str, int]]:
+    """Proportional set size of a process and each of its children, with what kind of process each is (master,
+    web worker, query process, helper); empty where Linux's smaps are not readable."""
     import psutil
 
-    total = 0
     try:
         parent = psutil.Process(pid)
         processes = [parent, *parent.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
+        return []
+    shares = []
     for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += getattr(process.memory_full_info(), "pss", 0)
-    return total
+            shares.append((_kind_of(process, pid), getattr(process.memory_full_info(), "pss", 0)))
+    return shares
+
+
+def tree_pss_bytes(pid: int) -> int:
+    """Proportional set size of a process and all its children (0 where Linux's smaps are not readable)."""
+    return sum(pss for _kind, pss in tree_pss_by_process(pid))
 
 
 def wait_for_query_processes(server_pid: int, url: str, expected: int, timeout: float = 60.0) -> None:

@@ -303,7 +303,7 @@ def main() -> None:
     peak = rss.peak / 2**20
     print(f"peak RSS of the service (2 web workers × 16 threads, 8 query processes, summed; PSS "
           f"{rss.peak_pss / 2**20:.0f} MiB): {peak:.0f} MiB  "
-          f"{'PASS' if peak < 1024 else 'FAIL'} (target < 1024 MiB)")
+          f"{'PASS' if peak < 1024 else 'FAIL'} (target < 1024 MiB)\n  at the PSS peak: {rss.breakdown()}")
     print(f"\n{failures} target(s) missed" if failures else "\nall targets within reach met")
     if out_of_reach:
         print(f"the 10× target over rdflib-endpoint is out of reach on {out_of_reach} quer"

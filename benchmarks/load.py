@@ -488,7 +488,7 @@ def report(args: argparse.Namespace, server: LiveServer, data: Sample, all_reads
     print(f"\nelapsed {elapsed:.0f} s; throughput {total / elapsed:.1f} req/s; errors {len(tally.errors)}; "
           f"timeouts honoured {sum(tally.timeouts.values())}; uploads acknowledged {len(uploads.acks)}; "
           f"lost writes {len(lost)}; peak memory of the service {rss.peak / 2**20:.0f} MiB RSS summed over its "
-          f"processes, {rss.peak_pss / 2**20:.0f} MiB PSS")
+          f"processes, {rss.peak_pss / 2**20:.0f} MiB PSS ({rss.breakdown()})")
     for (kind, message), count in Counter(tally.errors).most_common(10):
         print(f"  error ×{count} [{kind}] {message}")
     for message in lost[:10]:
