@@ -9,6 +9,7 @@ the candidates listed, each with a form that is not ambiguous.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import unicodedata
 from collections import defaultdict
@@ -32,7 +33,7 @@ GEONAMES = re.compile(r"^(?:https?://(?:sws\.|www\.)?geonames\.org/|gn-|geonames
 COUNTRY_SUFFIX = re.compile(r"^(.*?),\s*([A-Za-z]{2})$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     iri: str
     label: str
@@ -42,16 +43,19 @@ class Candidate:
         return f"{self.label}, {self.country}" if self.country else self.label
 
 
-@dataclass
+@dataclass(slots=True)
 class _Index:
+    """Normalised names of one kind of resource; every IRI in it is one shared string (~35 000 cities' names
+    took 85 MiB of a web process as sets of separate strings)."""
+
     store: Store  # held so the id used as cache key cannot be reused
-    by_name: dict[str, set[str]]
-    by_identifier: dict[str, str]
+    by_name: dict[str, tuple[str, ...]]
     info: dict[str, Candidate]
-    known: set[str]
 
 
 _indexes: dict[tuple[int, str], _Index] = {}
+#: Indexes kept per kind: the current snapshot's, and the one before for requests that began before a write.
+KEPT_PER_KIND = 2
 _lock = threading.Lock()
 _build_lock = threading.Lock()  # one build at a time: concurrent requests wait for the first one
 
@@ -86,11 +90,11 @@ def _index(store: Store, kind: str) -> _Index:
 
 
 def _build(store: Store, kind: str, key: tuple[int, str]) -> _Index:
-    known: set[str] = set()
+    known: dict[str, str] = {}  # each IRI to the one copy of it that every table below shares
     for cls in KIND_CLASSES[kind]:
-        known.update(row[0].value for row in _rows(store, f"SELECT ?x WHERE {{ ?x a {cls} }}"))
-    by_name: dict[str, set[str]] = defaultdict(set)
-    by_identifier: dict[str, str] = {}
+        for row in _rows(store, f"SELECT ?x WHERE {{ ?x a {cls} }}"):
+            known.setdefault(row[0].value, row[0].value)
+    by_name: dict[str, list[str]] = defaultdict(list)
     english: dict[str, str] = {}
     other: dict[str, str] = {}
     countries: dict[str, str] = {}
@@ -98,24 +102,25 @@ def _build(store: Store, kind: str, key: tuple[int, str]) -> _Index:
     scope = "" if kind == "city" else f"VALUES ?class {{ {' '.join(KIND_CLASSES[kind])} }} ?x a ?class . "
     labels = f"SELECT ?x ?label WHERE {{ {scope}?x skos:prefLabel|skos:altLabel|rdfs:label ?label }}"
     for row in _rows(store, labels):
-        iri = row[0].value
-        if iri in known:
+        iri = known.get(row[0].value)
+        if iri is not None:
             label = row[1]
-            by_name[normalise(label.value)].add(iri)
+            same = by_name[normalise(label.value)]
+            if iri not in same:
+                same.append(iri)
             (english if label.language == "en" else other).setdefault(iri, label.value)
-    identifiers = f"SELECT ?x ?id WHERE {{ {scope}?x cdo:wikidataId|cdo:geonamesId|cdo:iso2|cdo:iso3 ?id }}"
-    for row in _rows(store, identifiers):
-        if row[0].value in known:
-            by_identifier.setdefault(row[1].value.upper(), row[0].value)
     if kind == "city":
         for row in _rows(store, "SELECT ?x ?country WHERE { ?x cdo:country/cdo:iso2 ?country }"):
-            countries.setdefault(row[0].value, row[1].value)
+            iri = known.get(row[0].value)
+            if iri is not None:
+                countries.setdefault(iri, sys.intern(row[1].value))
     info = {iri: Candidate(iri, english.get(iri) or other.get(iri) or iris.key_of(iri), countries.get(iri))
             for iri in known}
-    index = _Index(store, dict(by_name), by_identifier, info, known)
+    index = _Index(store, {name: tuple(found) for name, found in by_name.items()}, info)
     with _lock:
-        if len(_indexes) > 12:
-            _indexes.clear()
+        older = [k for k in _indexes if k[1] == kind and k != key]
+        for stale in older[: max(len(older) - (KEPT_PER_KIND - 1), 0)]:  # oldest first: dicts keep order
+            del _indexes[stale]
         _indexes[key] = index
     return index
 
@@ -133,7 +138,7 @@ def candidates(store: Store, kind: str, text: str) -> list[Candidate]:
     if direct is not None:
         return sorted((_describe(store, iri) for iri in direct), key=lambda c: (c.label, c.iri))
     index = _index(store, kind)
-    found = index.by_name.get(normalise(raw), set())
+    found: tuple[str, ...] | set[str] = index.by_name.get(normalise(raw), ())
     if not found:
         suffix = COUNTRY_SUFFIX.match(raw)
         if suffix:

@@ -460,3 +460,21 @@ def test_a_page_that_streams_does_not_wait_for_its_own_query_process(served_stor
         assert len(table.rows) > 90 and answer.has_more is False
     finally:
         service.close()
+
+
+def test_a_city_in_full_width_letters_or_with_its_country_code_is_found(served_store):
+    """Names not spelt as any label go through the normalised index."""
+    qingdao = rows(served_store, "twins-of-city", city="Qingdao")
+    assert qingdao and rows(served_store, "twins-of-city", city="ＱＩＮＧＤＡＯ") == qingdao
+    assert rows(served_store, "twins-of-city", city="qingdao, cn") == qingdao
+
+
+def test_a_web_process_keeps_at_most_two_name_indexes_of_a_kind():
+    """One per published snapshot would grow with every partner write (an index of cities is tens of MiB)."""
+    from amity import resolve
+
+    handles = [Store() for _ in range(4)]  # four snapshots, as four partner writes would publish
+    for handle in handles:
+        resolve.candidates(handle, "city", "Ｎｏｗｈｅｒｅ")
+    kept = [key for key in resolve._indexes if key[1] == "city"]
+    assert kept == [(id(handles[2]), "city"), (id(handles[3]), "city")]
