@@ -355,10 +355,10 @@ def _worker_died(worker: _Worker, query_memory: int) -> AmityError:
         return Unorderable("the query engine (pyoxigraph) cannot sort these values: ORDER BY met values with no "
                            "order between them (numbers and strings, say) and the engine aborted; order by "
                            "STR(…), or filter the values to one kind")
-    if "overflowed its stack" in words or not words.strip():
+    said = [line.strip() for line in words.splitlines() if line.strip() and not line.startswith(" ")]
+    if "overflowed its stack" in words or not said:
         return BadRequest(f"the query engine failed on this query (signal {-code}); queries nested or chained "
                           "thousands of levels deep do this: simplify it")
-    said = [line.strip() for line in words.splitlines() if line.strip() and not line.startswith(" ")]
     reason = next((said[i + 1] for i, line in enumerate(said[:-1]) if "panicked at" in line), said[-1])
     return BadRequest(f"the query engine failed on this query (signal {-code}): {reason[:500]}")
 
