@@ -15,8 +15,9 @@ kind (its text with the constants blanked) cost more than :data:`SLOW_SECONDS`
 of CPU last time goes to the *slow* lane, whose processes run at a lower
 scheduling priority (nice :data:`SLOW_NICE`); everything else, including
 kinds never seen, goes to the *fast* lane. A fast-lane query that turns out
-expensive is lowered to the slow priority as it runs, and its process is
-replaced afterwards (a process cannot raise its own priority again).
+very expensive (:data:`LOWER_SECONDS`) is lowered to the slow priority as it
+runs, and its process is replaced afterwards (a process cannot raise its own
+priority again).
 
 The time limit counts the CPU time the query uses, not the wall-clock time
 it takes, so a legitimate query slowed by others is not stopped for their
@@ -32,6 +33,7 @@ up for memory taken faster than it is looked at; the engine then aborts.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import queue
@@ -40,7 +42,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
@@ -148,6 +150,12 @@ QUEUE_SECONDS = 30.0
 #: CPU seconds from which a kind of query counts as expensive and runs in the slow lane. The cheap lookups that
 #: linked-data clients send take 1–30 ms; joins over the whole graph take 0.1 s and more.
 SLOW_SECONDS = 0.1
+#: CPU seconds after which a fast-lane query is lowered to the slow lane's priority while it runs. Higher than
+#: :data:`SLOW_SECONDS`: a lowered process is replaced afterwards, and while a service learns its kinds, replacing
+#: one process for each saved query of 0.1–0.5 s took seconds of CPU (each start costs ~0.13 s, more on a busy
+#: machine) just when the load began; such a query now runs its first time at normal priority, then goes to the
+#: slow lane.
+LOWER_SECONDS = 0.5
 #: The slow lane's priority: at nice 10 a process gets about a tenth of the CPU a nice-0 one gets when both want
 #: it, so cheap queries and the web processes come first, and the slow lane still has every cycle they leave.
 SLOW_NICE = 10
@@ -385,6 +393,8 @@ class QueryPool:
         # Last in, first out within a lane: under light load the same worker answers again, with warm caches.
         self._idle: dict[str, list[_Worker]] = {"fast": [], "slow": []}
         self._busy: set[_Worker] = set()
+        self._waiting: dict[str, deque[int]] = {"fast": deque(), "slow": deque()}  # tickets in line, per lane
+        self._tickets = itertools.count()
         self._changed = threading.Condition()
         self._started = False
         self._start_lock = threading.Lock()
@@ -499,29 +509,57 @@ class QueryPool:
         return self._stream(worker, first, clock, prepared)
 
     def _take(self, lane: _Lane, prepared: Prepared, limit: float) -> _Worker:
-        """An idle worker that has accepted the query; one that died while idle is replaced and skipped."""
-        lanes = ("fast", "slow") if lane is self.fast else ("slow",)
+        """An idle worker that has accepted the query; one that died while idle is replaced and skipped.
+
+        Queries wait in line, first come first served within a lane (see :meth:`_claim`): when every
+        thread raced for each freed worker, an unlucky query of a saturated slow lane lost race after race
+        and was refused after 30 s while later ones were served.
+        """
         deadline = time.monotonic() + max(limit, QUEUE_SECONDS)
-        for _ in range(self.size + 1):
+        with self._changed:
+            me = next(self._tickets)
+            self._waiting[lane.name].append(me)
+        try:
+            for _ in range(self.size + 1):
+                with self._changed:
+                    while (worker := self._claim(lane.name, me)) is None:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise ServiceUnavailable("all query workers are busy; try again shortly",
+                                                     headers={"Retry-After": "5"})
+                        self._changed.wait(remaining)
+                    self._busy.add(worker)
+                try:
+                    worker.conn.send(prepared)
+                    return worker
+                except OSError:
+                    log.error("a query process died while idle (exit code %s); replaced",
+                              worker.process.exitcode)
+                    self._replace(worker)
+            raise ServiceUnavailable("query processes keep dying; try again shortly",
+                                     headers={"Retry-After": "5"})
+        finally:
             with self._changed:
-                while True:
-                    worker = next((self._idle[name].pop() for name in lanes if self._idle[name]), None)
-                    if worker is not None:
-                        self._busy.add(worker)
-                        break
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise ServiceUnavailable("all query workers are busy; try again shortly",
-                                                 headers={"Retry-After": "5"})
-                    self._changed.wait(remaining)
-            try:
-                worker.conn.send(prepared)
-                return worker
-            except OSError:
-                log.error("a query process died while idle (exit code %s); replaced",
-                          worker.process.exitcode)
-                self._replace(worker)
-        raise ServiceUnavailable("query processes keep dying; try again shortly", headers={"Retry-After": "5"})
+                self._waiting[lane.name].remove(me)
+                self._changed.notify_all()  # the next in line may take a worker that is already idle
+
+    def _claim(self, lane: str, me: int) -> _Worker | None:
+        """An idle worker for the query with ticket ``me`` if it is first in its lane's line (call with the
+        lock held).
+
+        A fast-lane query takes a fast worker, else a slow one; a slow worker goes to whichever of the two
+        lines' first queries came first, so cheap queries may borrow it without starving the slow lane.
+        """
+        fast, slow = self._waiting["fast"], self._waiting["slow"]
+        if lane == "fast":
+            if fast[0] != me:
+                return None
+            if self._idle["fast"]:
+                return self._idle["fast"].pop()
+            return self._idle["slow"].pop() if self._idle["slow"] and (not slow or slow[0] > me) else None
+        if slow[0] != me:
+            return None
+        return self._idle["slow"].pop() if self._idle["slow"] and (not fast or fast[0] > me) else None
 
     def _receive(self, worker: _Worker, clock: _Clock, prepared: Prepared) -> tuple[Any, ...]:
         """The worker's next message, checking its CPU time while it works."""
@@ -542,7 +580,7 @@ class QueryPool:
                 raise QueryMemoryExceeded(
                     f"the query held more than the {self.query_memory / 2**20:g} MiB of memory a query may hold "
                     f"and was stopped", extra={"memory_limit_bytes": self.query_memory})
-            if used is not None and used >= SLOW_SECONDS and worker.lane is self.fast and self.slow \
+            if used is not None and used >= LOWER_SECONDS and worker.lane is self.fast and self.slow \
                     and not worker.lowered:
                 worker.lower_priority()  # expensive after all: let cheap queries go first
 

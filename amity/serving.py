@@ -8,6 +8,7 @@ import click
 from gunicorn.app.base import BaseApplication
 
 from amity.external import ExternalStore
+from amity.memory import limit_malloc_arenas
 from amity.service import Settings
 from amity.store import EmbeddedStore
 
@@ -25,24 +26,6 @@ class _Gunicorn(BaseApplication):
         from server import create_app
 
         return create_app()
-
-
-#: glibc gives each thread that allocates its own arena (up to 8 per core) and keeps what is freed in it: with 16
-#: threads a web worker kept ~100 MiB more than it used. Two arenas are plenty for threads that mostly wait.
-MALLOC_ARENAS = 2
-_M_ARENA_MAX = -8  # mallopt parameter number, from glibc's malloc.h
-
-
-def limit_malloc_arenas() -> None:
-    """Cap glibc's malloc arenas in this process (the gunicorn master, whose workers are forks of it) and, by
-    ``MALLOC_ARENA_MAX``, in the query processes it spawns. Without glibc this does nothing."""
-    os.environ.setdefault("MALLOC_ARENA_MAX", str(MALLOC_ARENAS))
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, int(os.environ["MALLOC_ARENA_MAX"]))
-    except (OSError, AttributeError, ValueError):
-        pass
 
 
 def run_gunicorn(store: EmbeddedStore | ExternalStore, *, host: str, port: int, workers: int, threads: int,

@@ -23,6 +23,7 @@ from flask import Blueprint, Response, request, send_file, url_for
 from pyoxigraph import NamedNode
 
 from amity import formats, history, merge
+from amity.memory import release_free_memory
 from amity.ns import PREFIXES
 from amity.partners import Partner, Registry, bearer_token, check_writable, graph_key
 from amity.problems import BadParameter, BadRequest, Forbidden, NotFound, ShapeViolation
@@ -31,6 +32,15 @@ from amity.web.errors import handle_amity_error
 from amity.web.rdf import choose
 
 bp = Blueprint("graphs", __name__)
+
+
+@bp.after_request
+def _release_memory_after_writes(response: Response) -> Response:
+    """Writes and dry runs validate with rdflib and pySHACL: hand back what they freed (5–9 ms a write; run
+    from ``call_on_close`` instead, after the answer had gone, it freed a fraction as much)."""
+    if request.method in ("PUT", "POST", "DELETE"):
+        release_free_memory()
+    return response
 
 SPOOL_BYTES = 8 * 1024 * 1024
 
