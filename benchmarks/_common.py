@@ -22,6 +22,22 @@ def median_ms(run: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
+def paired_medians_ms(first: Callable[[], object], second: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Median wall times of two ways of doing the same thing, timed in alternation.
+
+    A shared machine's speed drifts by tens of percent over a minute; timed one after the other, a 3 ms query's
+    "overhead" moved by a millisecond between runs. Alternating puts the same drift into both medians.
+    """
+    first(), second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for run, into in ((first, times[0]), (second, times[1])):
+            started = time.perf_counter()
+            run()
+            into.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 class PeakRss:
     """Samples the memory of a process tree (the server and its query workers): summed RSS every 100 ms, and
     summed PSS every second, keeping what each kind of process held at the PSS peak (:meth:`breakdown`).

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from amity.ns import PREFIXES  # noqa: E402
 from amity.store import EmbeddedStore, default_root  # noqa: E402
 from amity.testing import free_port, start_server, stop_server  # noqa: E402
-from benchmarks._common import PeakRss, median_ms, wait_for_query_processes  # noqa: E402
+from benchmarks._common import PeakRss, median_ms, paired_medians_ms, wait_for_query_processes  # noqa: E402
 
 PROLOGUE = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
 QUERIES = {
@@ -212,8 +212,7 @@ def main() -> None:
             with PeakRss(server.process.pid) as rss:
                 client = Client(server.sparql_url())
                 for name, query in QUERIES.items():
-                    floor = median_ms(in_process(store, query), repeats(name))
-                    ours = median_ms(over_http(client, query), repeats(name))
+                    floor, ours = paired_medians_ms(in_process(store, query), over_http(client, query), repeats(name))
                     rows.append([name, floor, ours])
                 one = throughput(server.sparql_url(), 1, args.seconds)
                 four = throughput(server.sparql_url(), 4, args.seconds)
