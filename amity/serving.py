@@ -48,11 +48,12 @@ def run_gunicorn(store: EmbeddedStore | ExternalStore, *, host: str, port: int, 
     limit_malloc_arenas()
     if query_timeout is not None:
         os.environ["AMITY_QUERY_TIMEOUT"] = str(query_timeout)
-    limit = float(os.environ.get("AMITY_QUERY_TIMEOUT", "30"))
+    settings = Settings.from_env()  # what each web worker's create_app will read
+    limit = settings.query_timeout
     version = store.version()
     url = f"http://{host}:{port}/"
     executor = f"{query_workers} query processes each" if query_workers else "queries run by the store"
-    memory = Settings.from_env().query_memory_bytes / 2**20
+    memory = settings.query_memory_bytes / 2**20
     limits = f"{limit:g} s query time limit" + (f", {memory:g} MiB per query" if query_workers and memory else "")
     click.echo(
         f"Amity serving {where} (version {version}) at {url}\n"

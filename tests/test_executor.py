@@ -1,12 +1,14 @@
 """Query worker processes: a time limit on CPU time that frees the worker, two lanes that keep cheap queries
 quick, streaming, errors with positions."""
 
+import contextlib
 import json
 import multiprocessing
 import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,18 @@ def store_root(tmp_path_factory):
     store.publish_new_master(master, master_dir, version)
     del master
     return store.root
+
+
+@contextlib.contextmanager
+def started_pool(store_root, **options) -> Iterator[QueryPool]:
+    """A pool whose first query process has started and opened the store (its start must not count against the
+    limits a test measures), closed afterwards."""
+    pool = QueryPool(store_root, **options)
+    try:
+        b"".join(pool.run(prepare("ASK {}")))
+        yield pool
+    finally:
+        pool.close()
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +152,7 @@ def _heavy_in_background(pool) -> tuple[threading.Thread, dict]:
 
 def test_the_time_limit_counts_cpu_time_not_time_spent_waiting_for_the_cpu(store_root):
     """A query whose process gets no CPU for a while (here: stopped outright) is not charged for it."""
-    pool = QueryPool(store_root, size=1, timeout=1.0)
-    try:
-        b"".join(pool.run(prepare("ASK {}")))
+    with started_pool(store_root, size=1, timeout=1.0) as pool:
         thread, outcome = _heavy_in_background(pool)
         time.sleep(0.2)
         worker = _busy_worker(pool)
@@ -150,28 +162,20 @@ def test_the_time_limit_counts_cpu_time_not_time_spent_waiting_for_the_cpu(store
         thread.join()
         assert 2.2 < outcome["seconds"] < 4.0, "1 s of CPU plus 1.5 s stopped, not 1 s of wall-clock time"
         assert "CPU time" in outcome["message"]
-    finally:
-        pool.close()
 
 
 def test_a_query_starved_of_cpu_is_stopped_at_four_times_the_limit(store_root):
-    pool = QueryPool(store_root, size=1, timeout=0.5)
-    try:
-        b"".join(pool.run(prepare("ASK {}")))
+    with started_pool(store_root, size=1, timeout=0.5) as pool:
         thread, outcome = _heavy_in_background(pool)
         time.sleep(0.1)
         os.kill(_busy_worker(pool).pid, signal.SIGSTOP)  # killed by the pool while stopped: SIGKILL still works
         thread.join(timeout=10)
         assert 1.9 < outcome["seconds"] < 3.0 and "waited for CPU" in outcome["message"]
         assert b"true" in b"".join(pool.run(prepare("ASK { ?s ?p ?o }")))  # its replacement answers
-    finally:
-        pool.close()
 
 
 def test_expensive_kinds_of_query_go_to_the_slow_lane_whose_processes_yield_the_cpu(store_root):
-    pool = QueryPool(store_root, size=2, timeout=0.5)
-    try:
-        b"".join(pool.run(prepare("ASK {}")))
+    with started_pool(store_root, size=2, timeout=0.5) as pool:
         time.sleep(1.0)  # both processes have started
         nice = {worker.lane.name: os.getpriority(os.PRIO_PROCESS, worker.process.pid)
                 for worker in pool.idle_workers()}
@@ -185,14 +189,10 @@ def test_expensive_kinds_of_query_go_to_the_slow_lane_whose_processes_yield_the_
         b"".join(pool.run(cheap))
         assert pool.lane_for(other_heavy) is pool.slow, "the same kind with other constants: expensive"
         assert pool.lane_for(other_cheap) is pool.fast
-    finally:
-        pool.close()
 
 
 def test_a_fast_lane_query_that_turns_out_expensive_is_lowered_to_the_slow_priority_as_it_runs(store_root):
-    pool = QueryPool(store_root, size=2, timeout=1.0)
-    try:
-        b"".join(pool.run(prepare("ASK {}")))
+    with started_pool(store_root, size=2, timeout=1.0) as pool:
         time.sleep(1.0)
         thread = threading.Thread(target=lambda: pytest.raises(QueryTimeout,
                                                                lambda: b"".join(pool.run(prepare(HEAVY)))))
@@ -204,8 +204,6 @@ def test_a_fast_lane_query_that_turns_out_expensive_is_lowered_to_the_slow_prior
             assert time.monotonic() < deadline and thread.is_alive(), "never lowered"
             time.sleep(0.05)
         thread.join()
-    finally:
-        pool.close()
 
 
 def test_an_answer_cut_short_by_the_limit_raises_instead_of_ending_as_if_complete(pool):
@@ -222,16 +220,12 @@ def test_an_answer_cut_short_by_the_limit_raises_instead_of_ending_as_if_complet
 
 def test_a_query_process_grown_past_its_memory_bound_is_replaced_after_its_query(store_root):
     """Freed memory mostly stays with a process: one query that needed a lot would otherwise keep it for good."""
-    grown = QueryPool(store_root, size=1, timeout=5, max_worker_memory=1)  # every process is over one byte
-    try:
-        b"".join(grown.run(prepare("ASK {}")))
+    with started_pool(store_root, size=1, timeout=5, max_worker_memory=1) as grown:  # every process is over one byte
         time.sleep(0.5)
         before = grown.idle_workers()[0].process.pid
         assert b'"value":"20000"' in b"".join(grown.run(prepare("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")))
         time.sleep(1.0)  # the fresh process has started
         assert grown.idle_workers()[0].process.pid != before and grown.recycled == 2 and grown.killed == 0
-    finally:
-        grown.close()
 
 
 def test_a_query_process_within_its_memory_bound_is_kept(pool):
@@ -247,17 +241,13 @@ SORTED_PAIRS = "SELECT ?a ?c { ?a ?p ?b . ?c ?q ?d } ORDER BY ?b ?d"
 
 
 def test_a_query_that_holds_more_memory_than_allowed_is_stopped_and_told_so(store_root):
-    limited = QueryPool(store_root, size=1, timeout=60, query_memory=128 * 2**20)
-    try:
-        b"".join(limited.run(prepare("ASK {}")))
+    with started_pool(store_root, size=1, timeout=60, query_memory=128 * 2**20) as limited:
         started = time.monotonic()
         with pytest.raises(QueryMemoryExceeded, match="128 MiB"):
             b"".join(limited.run(prepare(SORTED_PAIRS)))
         assert time.monotonic() - started < 20, "stopped as it grew, not at the time limit"
         assert limited.killed == 1
         assert b"true" in b"".join(limited.run(prepare("ASK { ?s ?p ?o }"), timeout=30))
-    finally:
-        limited.close()
 
 
 def test_the_kernel_backs_the_memory_limit_up_in_every_query_process(pool):
@@ -276,15 +266,13 @@ def _doubling(times: int) -> str:
 
 
 def test_memory_taken_faster_than_the_pool_looks_is_stopped_by_the_kernel_and_told_so(store_root):
-    limited = QueryPool(store_root, size=1, timeout=30, query_memory=64 * 2**20)
-    try:
-        b"".join(limited.run(prepare("ASK {}")))  # its process has the kernel's limit for 64 MiB…
-        limited.query_memory = 2**40  # …and the pool no longer looks, as if the query were too quick for it
+    # Its process has the kernel's limit for 64 MiB, and the pool no longer looks, as if the query were too quick
+    # for it.
+    with started_pool(store_root, size=1, timeout=30, query_memory=64 * 2**20) as limited:
+        limited.query_memory = 2**40
         with pytest.raises(QueryMemoryExceeded, match="faster than it could be looked at"):
             b"".join(limited.run(prepare(_doubling(22))))  # 4 GiB at the last step
         assert b'"value":"2048"' in b"".join(limited.run(prepare(_doubling(1))))
-    finally:
-        limited.close()
 
 
 def test_a_sort_the_engine_aborts_on_is_answered_in_an_order_sparql_allows(pool):
@@ -339,9 +327,7 @@ def test_a_query_process_the_system_refuses_to_start_is_started_again_later(stor
 
 def test_queries_waiting_for_a_process_are_served_first_come_first_served(store_root):
     """Racing for each freed process let an unlucky query of a saturated lane wait past the 30 s queue limit."""
-    single = QueryPool(store_root, size=1, timeout=1.0)
-    try:
-        b"".join(single.run(prepare("ASK {}")))
+    with started_pool(store_root, size=1, timeout=1.0) as single:
         heavy, _outcome = _heavy_in_background(single)  # holds the one process for its 1 s limit
         time.sleep(0.2)
         served: list[int] = []
@@ -357,5 +343,3 @@ def test_queries_waiting_for_a_process_are_served_first_come_first_served(store_
         for thread in [heavy, *waiting]:
             thread.join()
         assert served == list(range(6))
-    finally:
-        single.close()
